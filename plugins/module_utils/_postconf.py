@@ -1,0 +1,133 @@
+# Copyright (c) 2026, postmaster.mail contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Backend of postmaster.mail.postconf: one read, a staged check, at most one write.
+
+Private to postmaster.mail: no stability promise for other collections.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import tempfile
+
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
+    RESTART_PARAMETERS,
+    MainCfError,
+    check_name,
+    edit_main_cf,
+    format_line,
+    parse_postconf_output,
+    render_value,
+    same_value,
+    unused_parameters,
+)
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import postconf
+
+DEFAULT_CONFIG_DIR = "/etc/postfix"
+
+
+class MainCf(object):
+    def __init__(self, module, config_dir=None):
+        self.module = module
+        self.config_dir = config_dir or DEFAULT_CONFIG_DIR
+        self.path = os.path.join(self.config_dir, "main.cf")
+        # Only pass -c when asked: without it postconf honours MAIL_CONFIG.
+        self.postconf = postconf(module, config_dir)
+
+    def read(self):
+        """Current explicit settings as Postfix reads them, and the raw file text."""
+        if not os.path.isfile(self.path):
+            raise MainCfError(
+                "%s does not exist: install Postfix first, or point config_dir at the "
+                "directory that holds main.cf" % self.path
+            )
+        with open(self.path) as handle:
+            text = handle.read()
+        dummy, stdout, dummy = self.postconf.run(["-n"])
+        values = parse_postconf_output(stdout)
+        if self.postconf.config_dir and "config_directory" not in _defined_names(text):
+            values.pop("config_directory", None)  # postconf -c reports it as explicit
+        return text, values
+
+    def plan(self, parameters, state, current):
+        """The changes needed, as {name: new rendered value or None to remove}."""
+        changes = {}
+        for name in sorted(parameters):
+            check_name(name)
+            if state == "absent":
+                desired = None
+            else:
+                desired = render_value(name, parameters[name])
+            if not same_value(name, current.get(name), desired):
+                changes[name] = desired
+        return changes
+
+    def stage(self, new_text, changes, allow_custom):
+        """Let Postfix read the candidate main.cf in a scratch copy of the config
+        directory, so a bad candidate never reaches the live file."""
+        stage_dir = tempfile.mkdtemp(prefix="postconf-stage-")
+        try:
+            with open(os.path.join(stage_dir, "main.cf"), "w") as handle:
+                handle.write(new_text)
+            master_cf = os.path.join(self.config_dir, "master.cf")
+            if os.path.isfile(master_cf):
+                shutil.copy(master_cf, os.path.join(stage_dir, "master.cf"))
+            dummy, stdout, stderr = postconf(self.module, stage_dir).run(["-n"])
+        finally:
+            shutil.rmtree(stage_dir, ignore_errors=True)
+        staged = parse_postconf_output(stdout)
+        if not allow_custom:
+            unknown = sorted(name for name in unused_parameters(stderr) if name in changes)
+            if unknown:
+                raise MainCfError(self._unknown_message(unknown))
+        for name, value in changes.items():
+            if not same_value(name, staged.get(name), value):
+                raise MainCfError(
+                    "parameter %s: Postfix would read %r instead of %r; write the value "
+                    "on one line without '#' comments" % (name, staged.get(name), value)
+                )
+
+    def _unknown_message(self, unknown):
+        dummy, stdout, dummy = self.postconf.run(["-d"])
+        known = list(parse_postconf_output(stdout))
+        parts = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+            hint = " (did you mean: %s?)" % ", ".join(close) if close else ""
+            parts.append("%s%s" % (name, hint))
+        return (
+            "unknown Postfix parameter %s; fix the name, or set allow_custom=true for a "
+            "parameter you define yourself and reference as $name" % "; ".join(parts)
+        )
+
+    def write(self, new_text, backup):
+        backup_file = self.module.backup_local(self.path) if backup else None
+        fd, tmp_path = tempfile.mkstemp(prefix=".main.cf.", dir=self.config_dir)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(new_text)
+        self.module.atomic_move(tmp_path, self.path)
+        return backup_file
+
+
+def _defined_names(text):
+    return {line.split("=", 1)[0].strip() for line in text.splitlines()
+            if line and not line[0].isspace() and not line.startswith("#") and "=" in line}
+
+
+def describe(changes, current):
+    """Before/after text for --diff: one `name = value` line per changed parameter."""
+    before = [format_line(name, current[name]) for name in sorted(changes) if name in current]
+    after = [format_line(name, value) for name, value in sorted(changes.items()) if value is not None]
+    return {
+        "before_header": "main.cf (changed parameters)",
+        "after_header": "main.cf (changed parameters)",
+        "before": "\n".join(before) + "\n" if before else "",
+        "after": "\n".join(after) + "\n" if after else "",
+    }
+
+
+def needs_restart(changes):
+    return any(name in RESTART_PARAMETERS for name in changes)

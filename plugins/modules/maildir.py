@@ -1,0 +1,164 @@
+#!/usr/bin/python
+# Copyright (c) 2026, postmaster.mail contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: maildir
+short_description: Maildir delivery for local users in one step
+version_added: 0.1.0
+description:
+  - Makes C(~/Maildir) with its C(cur), C(new) and C(tmp) directories for every listed user
+    and in the skeleton directory for users created later, with the right owner and mode,
+    and repairs owner and mode drift.
+  - Optionally sets Postfix's C(home_mailbox) so the local delivery agent writes there,
+    through the same staged, validated main.cf update as M(postmaster.mail.postconf).
+  - Every user and path is checked before anything is made: a missing user fails the task
+    with nothing changed.
+author: postmaster.mail contributors
+extends_documentation_fragment:
+  - postmaster.mail.attributes
+  - postmaster.mail.attributes.config_dir
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  users:
+    description: Existing local users who get a Maildir in their home directory.
+    type: list
+    elements: str
+    default: []
+  name:
+    description: Maildir path relative to each home directory, without a trailing slash.
+    type: str
+    default: Maildir
+  mode:
+    description: Mode of every Maildir directory.
+    type: raw
+    default: "0700"
+  skel_dir:
+    description:
+      - Skeleton directory that gets an empty Maildir (owned by root) for users created later.
+      - Set to an empty string to leave it alone.
+    type: path
+    default: /etc/skel
+  home_mailbox:
+    description: Also set C(home_mailbox = NAME/) in main.cf.
+    type: bool
+    default: true
+notes:
+  - The C(home_mailbox) change needs a C(postfix reload); RV(reload_needed) says when.
+seealso:
+  - module: postmaster.mail.postconf
+"""
+
+EXAMPLES = r"""
+- name: Deliver local mail to ~/Maildir for two users and for future users
+  postmaster.mail.maildir:
+    users: [alice, bob]
+  register: maildir_result
+
+- name: Only the directories, main.cf managed elsewhere
+  postmaster.mail.maildir:
+    users: [alice]
+    home_mailbox: false
+    skel_dir: ""
+"""
+
+RETURN = r"""
+paths:
+  description: Directories that were (or in check mode would be) created or repaired.
+  returned: always
+  type: list
+  elements: str
+  sample: [/home/alice/Maildir, /home/alice/Maildir/cur]
+reload_needed:
+  description: Whether C(home_mailbox) changed, so Postfix must reload.
+  returned: always
+  type: bool
+  sample: false
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.postmaster.mail.plugins.module_utils._maildir import (
+    MaildirError,
+    apply,
+    check_name,
+    owners,
+    plan,
+)
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError, edit_main_cf
+from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
+
+
+def parse_mode(module, value):
+    try:
+        mode = int(str(value), 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o7777:
+        module.fail_json(msg="invalid mode %r: give an octal string such as '0700'" % (value,))
+    return mode
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            users=dict(type="list", elements="str", default=[]),
+            name=dict(type="str", default="Maildir"),
+            mode=dict(type="raw", default="0700"),
+            skel_dir=dict(type="path", default="/etc/skel"),
+            home_mailbox=dict(type="bool", default=True),
+            config_dir=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    mode = parse_mode(module, params["mode"])
+    main_cf_changes = {}
+    try:
+        check_name(params["name"])
+        work = plan(owners(params["users"], params["skel_dir"]), params["name"], mode)
+        if params["home_mailbox"]:
+            main_cf = MainCf(module, params["config_dir"])
+            text, current = main_cf.read()
+            main_cf_changes = main_cf.plan({"home_mailbox": params["name"] + "/"}, "present", current)
+            if main_cf_changes:
+                new_text = edit_main_cf(text, main_cf_changes)
+                main_cf.stage(new_text, main_cf_changes, allow_custom=False)
+        if not module.check_mode:
+            apply(work, mode)
+            if main_cf_changes:
+                main_cf.write(new_text, backup=False)
+    except (MaildirError, MainCfError, PostfixCommandError) as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg="could not make the Maildir: %s" % exc)
+
+    paths = [path for path, dummy, dummy, dummy in work]
+    result = dict(
+        changed=bool(work or main_cf_changes),
+        paths=paths,
+        reload_needed=bool(main_cf_changes),
+    )
+    if module._diff and result["changed"]:
+        before = ["%s: %s" % (path, "missing" if action == "create" else "wrong owner or mode")
+                  for path, dummy, dummy, action in work]
+        after = ["%s: directory %04o" % (path, mode) for path in paths]
+        if main_cf_changes:
+            before.append("home_mailbox = %s" % current.get("home_mailbox", ""))
+            after.append("home_mailbox = %s" % main_cf_changes["home_mailbox"])
+        result["diff"] = dict(before="\n".join(before) + "\n", after="\n".join(after) + "\n")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
