@@ -12,6 +12,7 @@ import difflib
 import os
 import shutil
 import tempfile
+import time
 
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     RESTART_PARAMETERS,
@@ -70,8 +71,13 @@ class MainCf(object):
         directory, so a bad candidate never reaches the live file."""
         stage_dir = tempfile.mkdtemp(prefix="postconf-stage-")
         try:
-            with open(os.path.join(stage_dir, "main.cf"), "w") as handle:
+            staged_main_cf = os.path.join(stage_dir, "main.cf")
+            with open(staged_main_cf, "w") as handle:
                 handle.write(new_text)
+            # Postfix re-reads a main.cf younger than about two seconds until it stops
+            # changing (300 ms a time); the scratch copy is complete, so age it.
+            aged = time.time() - 60
+            os.utime(staged_main_cf, (aged, aged))
             master_cf = os.path.join(self.config_dir, "master.cf")
             if os.path.isfile(master_cf):
                 shutil.copy(master_cf, os.path.join(stage_dir, "master.cf"))
