@@ -15,8 +15,8 @@ description:
     and repairs owner and mode drift.
   - Optionally sets Postfix's C(home_mailbox) so the local delivery agent writes there,
     through the same staged, validated main.cf update as M(postmaster.mail.postconf).
-  - Every user and path is checked before anything is made: a missing user fails the task
-    with nothing changed.
+  - Every user and path is checked before anything is made, so a missing user fails the
+    task with nothing changed.
 author: postmaster.mail contributors
 extends_documentation_fragment:
   - postmaster.mail.attributes

@@ -32,7 +32,7 @@ attributes:
 options:
   parameters:
     description:
-      - Parameters to manage, as C(name: value).
+      - "Parameters to manage, as C(name: value)."
       - Booleans become C(yes)/C(no), numbers are written as they are, lists are joined with C(, ).
       - With O(state=present), a V(null) value removes that parameter, so one task can set
         some parameters and remove others.
