@@ -20,17 +20,17 @@ class MaildirError(ValueError):
 
 
 def check_name(name):
-    if not name or name.startswith("/") or ".." in name.split("/") or name.endswith("/"):
+    if not name or "/" in name or name in (".", "..") or "\0" in name:
         raise MaildirError(
-            "invalid Maildir name %r: give a path relative to the home directory "
-            "without a trailing '/', such as Maildir" % (name,)
+            "invalid Maildir name %r: give one directory name inside the home "
+            "directory, without '/', such as Maildir or .maildir" % (name,)
         )
 
 
 def owners(users, skel_dir):
     """[(home, uid, gid)] for each user and for the skeleton directory (root-owned)."""
     targets = []
-    for user in users:
+    for user in dict.fromkeys(users):  # each user once, in the order given
         try:
             entry = pwd.getpwnam(user)
         except KeyError:
@@ -45,6 +45,11 @@ def owners(users, skel_dir):
             )
         targets.append((entry.pw_dir, entry.pw_uid, entry.pw_gid))
     if skel_dir:
+        if not os.path.isdir(skel_dir):
+            raise MaildirError(
+                "skeleton directory %s does not exist: create it, or set skel_dir to an "
+                "empty string to leave skeletons alone" % skel_dir
+            )
         targets.append((skel_dir, 0, 0))
     return targets
 
@@ -52,9 +57,13 @@ def owners(users, skel_dir):
 def plan(targets, name, mode):
     """[(path, uid, gid, action)] with action 'create' or 'fix' for what differs."""
     work = []
+    seen = set()
     for home, uid, gid in targets:
         for sub in SUBDIRECTORIES:
             path = os.path.join(home, name, sub) if sub else os.path.join(home, name)
+            if path in seen:  # users sharing a home directory
+                continue
+            seen.add(path)
             try:
                 info = os.lstat(path)
             except FileNotFoundError:

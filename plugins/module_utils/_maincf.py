@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 # Postfix must be stopped and started (not reloaded) when these change:
 # master(8) binds listeners and reads these only at start-up.
@@ -31,7 +31,8 @@ RESTART_PARAMETERS = frozenset((
 _LIST_NAME = re.compile(
     r"(^mydestination$|^mynetworks$|^inet_(interfaces|protocols)$|^authorized_\w+_users$"
     r"|_maps$|_restrictions$|_domains$|_networks$|_classes$|_protocols$|_ciphers$"
-    r"|_checks$|_lookup_keys$|_macros$|_relay$|_recipients$|_interfaces$)"
+    r"|_checks$|_lookup_keys$|_macros$|_relay$|_recipients$|_interfaces$|_options$|_milters$"
+    r"|^alias_database$)"
 )
 _LIST_SEPARATORS = re.compile(r"[\s,]+")
 _BOOLEAN_WORDS = ("yes", "no")
@@ -42,7 +43,7 @@ class MainCfError(ValueError):
 
 
 def check_name(name):
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise MainCfError(
             "invalid parameter name %r: use letters, digits, '_', '-' or '.' "
             "with no spaces or '='" % (name,)
@@ -75,16 +76,19 @@ def is_list_parameter(name):
     return bool(_LIST_NAME.search(name))
 
 
-def same_value(name, current, desired):
-    """True when Postfix reads `current` and `desired` as the same setting."""
+def same_value(name, current, desired, as_list=False):
+    """True when Postfix reads `current` and `desired` as the same setting.
+
+    `as_list` marks a value the user gave as a list, whatever the parameter's name.
+    """
     if current is None or desired is None:
         return current is desired
     current = " ".join(current.split())
     if current == desired:
         return True
-    if desired in _BOOLEAN_WORDS:
-        return current.lower() == desired
-    if is_list_parameter(name):
+    if current.lower() in _BOOLEAN_WORDS and desired.lower() in _BOOLEAN_WORDS:
+        return current.lower() == desired.lower()
+    if as_list or is_list_parameter(name):
         return _tokens(current) == _tokens(desired)
     return False
 
@@ -114,7 +118,21 @@ def _logical_name(line):
 
 
 def _is_continuation(line):
-    return bool(line) and line[0].isspace() and line.strip() != "" and not line.lstrip().startswith("#")
+    return bool(line) and line[0].isspace() and not _is_ignored(line)
+
+
+def _is_ignored(line):
+    """Blank and comment lines: Postfix skips them, even inside a continued definition."""
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def split_lines(text):
+    """Lines as Postfix sees them: split on newlines only (not on form feeds or U+2028)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def edit_main_cf(text, changes):
@@ -124,13 +142,16 @@ def edit_main_cf(text, changes):
     a None drops every definition; a new name is appended. Comments, blank
     lines and the order of untouched parameters are kept.
     """
-    lines = text.splitlines()
     out = []
     written = set()
     skipping = False
-    for line in lines:
-        if skipping and (_is_continuation(line)):
-            continue
+    for line in split_lines(text):
+        if skipping:
+            if _is_continuation(line):
+                continue
+            if _is_ignored(line):
+                out.append(line)
+                continue
         skipping = False
         name = _logical_name(line)
         if name in changes:
@@ -152,8 +173,9 @@ def format_line(name, value):
 
 
 def unused_parameters(stderr):
-    """Names Postfix warns about as "unused parameter" (unknown to it)."""
-    found = set()
-    for match in re.finditer(r"unused parameter: ([^=\s]+)=", stderr):
-        found.add(match.group(1))
+    """{name: value} of the parameters Postfix warns about as "unused parameter":
+    set in main.cf but unknown to Postfix, so `postconf -n` leaves them out."""
+    found = {}
+    for match in re.finditer(r"unused parameter: ([^=\s]+)=(.*)$", stderr, re.M):
+        found[match.group(1)] = match.group(2).strip()
     return found

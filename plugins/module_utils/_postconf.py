@@ -33,6 +33,7 @@ DEFAULT_CONFIG_DIR = "/etc/postfix"
 class MainCf(object):
     def __init__(self, module, config_dir=None):
         self.module = module
+        self.list_names = set()
         self.config_dir = config_dir or DEFAULT_CONFIG_DIR
         self.path = os.path.join(self.config_dir, "main.cf")
         # Only pass -c when asked: without it postconf honours MAIL_CONFIG.
@@ -45,24 +46,33 @@ class MainCf(object):
                 "%s does not exist: install Postfix first, or point config_dir at the "
                 "directory that holds main.cf" % self.path
             )
-        with open(self.path) as handle:
+        with open(self.path, encoding="utf-8", errors="surrogateescape") as handle:
             text = handle.read()
-        dummy, stdout, dummy = self.postconf.run(["-n"])
-        values = parse_postconf_output(stdout)
+        values = self._read_values(self.postconf)
         if self.postconf.config_dir and "config_directory" not in _defined_names(text):
             values.pop("config_directory", None)  # postconf -c reports it as explicit
         return text, values
 
+    @staticmethod
+    def _read_values(tool):
+        """Every parameter main.cf sets, including those Postfix does not know
+        (it leaves them out of `postconf -n` and warns about them instead)."""
+        dummy, stdout, stderr = tool.run(["-n"])
+        values = unused_parameters(stderr)
+        values.update(parse_postconf_output(stdout))
+        return values
+
     def plan(self, parameters, state, current):
         """The changes needed, as {name: new rendered value or None to remove}."""
         changes = {}
+        self.list_names = set()
         for name in sorted(parameters):
             check_name(name)
-            if state == "absent":
-                desired = None
-            else:
-                desired = render_value(name, parameters[name])
-            if not same_value(name, current.get(name), desired):
+            value = None if state == "absent" else parameters[name]
+            if isinstance(value, (list, tuple)):
+                self.list_names.add(name)
+            desired = render_value(name, value)
+            if not same_value(name, current.get(name), desired, name in self.list_names):
                 changes[name] = desired
         return changes
 
@@ -72,7 +82,7 @@ class MainCf(object):
         stage_dir = tempfile.mkdtemp(prefix="postconf-stage-")
         try:
             staged_main_cf = os.path.join(stage_dir, "main.cf")
-            with open(staged_main_cf, "w") as handle:
+            with open(staged_main_cf, "w", encoding="utf-8", errors="surrogateescape") as handle:
                 handle.write(new_text)
             # Postfix re-reads a main.cf younger than about two seconds until it stops
             # changing (300 ms a time); the scratch copy is complete, so age it.
@@ -81,16 +91,20 @@ class MainCf(object):
             master_cf = os.path.join(self.config_dir, "master.cf")
             if os.path.isfile(master_cf):
                 shutil.copy(master_cf, os.path.join(stage_dir, "master.cf"))
-            dummy, stdout, stderr = postconf(self.module, stage_dir).run(["-n"])
+            rc, stdout, stderr = postconf(self.module, stage_dir).run(["-n"], check=False)
         finally:
             shutil.rmtree(stage_dir, ignore_errors=True)
-        staged = parse_postconf_output(stdout)
+        if rc != 0:
+            detail = (stderr.strip().splitlines() or ["no message"])[-1].replace(stage_dir, self.config_dir)
+            raise MainCfError("Postfix cannot read the new main.cf, nothing was written: %s" % detail)
+        unused = unused_parameters(stderr)
         if not allow_custom:
-            unknown = sorted(name for name in unused_parameters(stderr) if name in changes)
+            unknown = sorted(name for name in unused if changes.get(name) is not None)
             if unknown:
                 raise MainCfError(self._unknown_message(unknown))
+        staged = dict(unused, **parse_postconf_output(stdout))
         for name, value in changes.items():
-            if not same_value(name, staged.get(name), value):
+            if not same_value(name, staged.get(name), value, name in self.list_names):
                 raise MainCfError(
                     "parameter %s: Postfix would read %r instead of %r; write the value "
                     "on one line without '#' comments" % (name, staged.get(name), value)
@@ -112,14 +126,14 @@ class MainCf(object):
     def write(self, new_text, backup):
         backup_file = self.module.backup_local(self.path) if backup else None
         fd, tmp_path = tempfile.mkstemp(prefix=".main.cf.", dir=self.config_dir)
-        with os.fdopen(fd, "w") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(new_text)
         self.module.atomic_move(tmp_path, self.path)
         return backup_file
 
 
 def _defined_names(text):
-    return {line.split("=", 1)[0].strip() for line in text.splitlines()
+    return {line.split("=", 1)[0].strip() for line in text.split("\n")
             if line and not line[0].isspace() and not line.startswith("#") and "=" in line}
 
 

@@ -35,11 +35,13 @@ options:
     elements: str
     default: []
   name:
-    description: Maildir path relative to each home directory, without a trailing slash.
+    description: Name of the Maildir directory inside each home directory, without C(/).
     type: str
     default: Maildir
   mode:
-    description: Mode of every Maildir directory.
+    description:
+      - Mode of every Maildir directory, as an octal string such as C("0700").
+      - An integer is taken as the mode itself, as M(ansible.builtin.file) does.
     type: raw
     default: "0700"
   skel_dir:
@@ -100,10 +102,15 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools imp
 
 
 def parse_mode(module, value):
-    try:
-        mode = int(str(value), 8)
-    except ValueError:
-        mode = -1
+    """An octal string such as '0700', or (as in ansible.builtin.file) an integer that
+    is the mode itself, which is what YAML makes of an unquoted 0700."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    else:
+        try:
+            mode = int(str(value), 8)
+        except ValueError:
+            mode = -1
     if not 0 <= mode <= 0o7777:
         module.fail_json(msg="invalid mode %r: give an octal string such as '0700'" % (value,))
     return mode

@@ -19,10 +19,24 @@ def run_demo():
     return output
 
 
-def test_demo_delivers_and_second_run_changes_nothing():
+def test_demo_delivers_and_reruns_change_nothing():
     run_demo()
     output = run_demo()
     assert re.search(r"^delivered: /home/demo/Maildir/new/\S+$", output, re.M), output[-3000:]
     assert re.search(r"^delivery time: \d+ ms$", output, re.M), output[-3000:]
+    assert changed_count(output) == 0, output[-3000:]
+
+    # --check --diff against the converged host predicts no change and shows no diff.
+    completed = subprocess.run(
+        ["ansible-playbook", "-i", "demo/inventory.yml", "playbooks/site.yml", "--check", "--diff"],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr
+    assert changed_count(completed.stdout) == 0, completed.stdout[-3000:]
+    assert "--- before" not in completed.stdout
+
+
+def changed_count(output):
     recap = re.search(r"postmaster-demo\s+: ok=\d+\s+changed=(\d+)", output)
-    assert recap and recap.group(1) == "0", output[-3000:]
+    assert recap, output[-3000:]
+    return int(recap.group(1))
