@@ -43,6 +43,18 @@ def run_module(name, args, check_mode=False, diff=False, env=None):
     return result
 
 
+def assert_ok(result):
+    assert result["rc"] == 0 and not result.get("failed"), result
+
+
+def assert_failed(result, *fragments):
+    """The module failed with a one-line message that contains every fragment."""
+    assert result.get("failed") is True and result["rc"] != 0, result
+    assert "\n" not in result["msg"], result["msg"]
+    for fragment in fragments:
+        assert fragment in result["msg"], result["msg"]
+
+
 @pytest.fixture
 def config_dir(tmp_path):
     """A Postfix configuration directory made from Debian's shipped main.cf and master.cf."""

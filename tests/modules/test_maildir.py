@@ -14,7 +14,7 @@ import stat
 
 import pytest
 
-from conftest import postconf_n, run_module
+from conftest import assert_failed, assert_ok, postconf_n, run_module
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="maildir chowns to root: run as root")
 
@@ -73,17 +73,6 @@ def maildir_paths(base, name="Maildir"):
 def owner_and_mode(path):
     info = os.lstat(path)
     return info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)
-
-
-def assert_ok(result):
-    assert result["rc"] == 0 and not result.get("failed"), result
-
-
-def assert_failed(result, *fragments):
-    assert result.get("failed") is True and result["rc"] != 0, result
-    assert "\n" not in result["msg"], result["msg"]
-    for fragment in fragments:
-        assert fragment in result["msg"], result["msg"]
 
 
 # --- skeleton directory ----------------------------------------------------------------

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from conftest import postconf_n, run_module
+from conftest import assert_failed, assert_ok, postconf_n, run_module
 
 MANY = {
     "myhostname": "mx.example.test",
@@ -40,17 +40,6 @@ def main_cf_bytes(config_dir):
 def append(config_dir, text):
     with open(config_dir / "main.cf", "a") as handle:
         handle.write(text)
-
-
-def assert_ok(result):
-    assert result["rc"] == 0 and not result.get("failed"), result
-
-
-def assert_failed(result, *fragments):
-    assert result.get("failed") is True and result["rc"] != 0, result
-    assert "\n" not in result["msg"], result["msg"]
-    for fragment in fragments:
-        assert fragment in result["msg"], result["msg"]
 
 
 # --- many parameters, check mode, idempotency -----------------------------------------
