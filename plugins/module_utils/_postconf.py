@@ -12,20 +12,18 @@ import difflib
 import os
 import shutil
 import tempfile
-import time
 
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     RESTART_PARAMETERS,
     MainCfError,
     check_name,
-    edit_main_cf,
     format_line,
     parse_postconf_output,
     render_value,
     same_value,
     unused_parameters,
 )
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import postconf
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import age_file, postconf
 
 DEFAULT_CONFIG_DIR = "/etc/postfix"
 
@@ -84,10 +82,7 @@ class MainCf(object):
             staged_main_cf = os.path.join(stage_dir, "main.cf")
             with open(staged_main_cf, "w", encoding="utf-8", errors="surrogateescape") as handle:
                 handle.write(new_text)
-            # Postfix re-reads a main.cf younger than about two seconds until it stops
-            # changing (300 ms a time); the scratch copy is complete, so age it.
-            aged = time.time() - 60
-            os.utime(staged_main_cf, (aged, aged))
+            age_file(staged_main_cf)
             master_cf = os.path.join(self.config_dir, "master.cf")
             if os.path.isfile(master_cf):
                 shutil.copy(master_cf, os.path.join(stage_dir, "master.cf"))
@@ -111,12 +106,10 @@ class MainCf(object):
                 )
 
     def _unknown_message(self, unknown):
-        dummy, stdout, dummy = self.postconf.run(["-d"])
-        known = list(parse_postconf_output(stdout))
+        close = close_parameter_names(self.postconf, unknown)
         parts = []
         for name in unknown:
-            close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
-            hint = " (did you mean: %s?)" % ", ".join(close) if close else ""
+            hint = " (did you mean: %s?)" % ", ".join(close[name]) if close[name] else ""
             parts.append("%s%s" % (name, hint))
         return (
             "unknown Postfix parameter %s; fix the name, or set allow_custom=true for a "
@@ -135,6 +128,13 @@ class MainCf(object):
 def _defined_names(text):
     return {line.split("=", 1)[0].strip() for line in text.split("\n")
             if line and not line[0].isspace() and not line.startswith("#") and "=" in line}
+
+
+def close_parameter_names(tool, names):
+    """{name: up to three names Postfix knows (`postconf -d`) that look like it}."""
+    dummy, stdout, dummy = tool.run(["-d"])
+    known = list(parse_postconf_output(stdout))
+    return {name: difflib.get_close_matches(name, known, n=3, cutoff=0.6) for name in names}
 
 
 def describe(changes, current):

@@ -1,0 +1,537 @@
+# Copyright (c) 2026, postmaster.mail contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""master.cf service entries for postmaster.mail.postconf_master.
+
+The first part is pure logic (no files, no processes): reading `postconf -M` output,
+checking and normalising the requested entries, comparing them the way Postfix reads
+them, and building the `postconf -Me`/`-MX` edit requests. The `MasterCf` class at the
+end is the backend that runs Postfix's own tools: one read, a staged edit, one write.
+
+The parsing follows Postfix's postconf_master.c (the same in 3.5 to 3.10): fields are
+split on blanks with `{ }` grouping, daemon options are the leading `-` arguments and
+only `-o` takes a value, `{ name = value }` reads as `name=value`.
+
+Private to postmaster.mail: no stability promise for other collections.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
+    NAME_PATTERN,
+    MainCfError,
+    render_value,
+    same_value,
+)
+from ansible_collections.postmaster.mail.plugins.module_utils._postconf import (
+    DEFAULT_CONFIG_DIR,
+    close_parameter_names,
+)
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import age_file, postconf
+
+SERVICE_TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")
+FIELDS = ("private", "unprivileged", "chroot", "wakeup", "maxproc")
+_BLANKS = " \t\r\n"
+_FLAG_VALUES = ("y", "n", "-")
+_WAKEUP = re.compile(r"-|[0-9]+\??")
+_MAXPROC = re.compile(r"-|[0-9]+")
+# Anything Postfix can use as a service name: no blanks, no "/" (name/type separator),
+# no "=" (postconf -Me separator), no braces, and not a comment.
+_SERVICE_NAME = re.compile(r"[^\s/={}#][^\s/={}]*")
+
+
+class MasterCfError(ValueError):
+    """Input or configuration that cannot become a master.cf entry; the message says what to fix."""
+
+
+class Entry(object):
+    """One master.cf service entry as Postfix reads it.
+
+    `command` holds the daemon and every argument except the `-o` overrides, with
+    `{ }` grouping removed; `options` holds the overrides as (name, value) pairs in
+    file order (value None for a malformed `-o` without "="). `line` is the entry as
+    `postconf -M` prints it.
+    """
+
+    def __init__(self, name, type_, fields, command, options, line=None, list_options=()):
+        self.name = name
+        self.type = type_
+        self.fields = tuple(fields)
+        self.command = tuple(command)
+        self.options = tuple(options)
+        self.line = line
+        # Options given as YAML lists: "a,b" and "a, b" or "a b" read the same.
+        self.list_options = frozenset(list_options)
+
+    @property
+    def key(self):
+        return "%s/%s" % (self.name, self.type)
+
+    def __repr__(self):
+        return "Entry(%r, %r, %r, %r, %r)" % (self.name, self.type, self.fields, self.command, self.options)
+
+
+# --- tokens, as Postfix splits master.cf ----------------------------------------------------
+
+def split_quoted(text):
+    """Split on blanks, keeping `{ ... }` groups (which may hold blanks) in one token,
+    like Postfix's argv_splitq()/mystrtokq()."""
+    tokens = []
+    index, length = 0, len(text)
+    while index < length:
+        while index < length and text[index] in _BLANKS:
+            index += 1
+        if index >= length:
+            break
+        start, level = index, 0
+        while index < length:
+            char = text[index]
+            if char == "{":
+                level += 1
+            elif char == "}" and level > 0:
+                level -= 1
+            elif level == 0 and char in _BLANKS:
+                break
+            index += 1
+        tokens.append(text[start:index])
+    return tokens
+
+
+def balanced(text):
+    """True when every '{' has its '}' and no '}' comes before its '{'."""
+    level = 0
+    for char in text:
+        if char == "{":
+            level += 1
+        elif char == "}":
+            level -= 1
+            if level < 0:
+                return False
+    return level == 0
+
+
+def extract_group(token):
+    """The text inside a `{ ... }` token with surrounding blanks removed (Postfix's extpar)."""
+    if not token.startswith("{"):
+        return token
+    level = 0
+    for index, char in enumerate(token):
+        if char == "{":
+            level += 1
+        elif char == "}":
+            level -= 1
+            if level == 0:
+                if index != len(token) - 1:
+                    raise MasterCfError("syntax error after '}' in %r" % token)
+                return token[1:index].strip(_BLANKS)
+    raise MasterCfError("missing '}' in %r" % token)
+
+
+def split_nameval(text):
+    """(name, value) of "name = value" as Postfix's split_nameval() reads it, or
+    (text, None) when there is no '='."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip(_BLANKS) or any(char in _BLANKS for char in name.strip(_BLANKS)):
+        return text.strip(_BLANKS), None
+    return name.strip(_BLANKS), value.strip(_BLANKS)
+
+
+def group(token):
+    """Write a token so that Postfix reads it back unchanged."""
+    if token == "" or token.startswith("{") or any(char in _BLANKS for char in token):
+        return "{ %s }" % token
+    return token
+
+
+# --- reading `postconf -M` ------------------------------------------------------------------
+
+def parse_entry(line):
+    """An Entry from one master.cf entry on one line (as `postconf -M` prints it)."""
+    tokens = split_quoted(line)
+    if len(tokens) < 8:
+        raise MasterCfError("bad field count in master.cf entry %r" % line.strip())
+    name, type_ = tokens[0], tokens[1]
+    fields = tokens[2:7]
+    args = tokens[7:]
+    command = [extract_group(args[0])]
+    options = []
+    index = 1
+    while index < len(args):
+        arg = args[index]
+        if not arg.startswith("-") or arg == "--":
+            break
+        if arg.startswith("-o") and (len(arg) > 2 or index + 1 < len(args)):
+            if len(arg) > 2:
+                value = arg[2:]
+                index += 1
+            else:
+                value = args[index + 1]
+                index += 2
+            options.append(split_nameval(extract_group(value)))
+            continue
+        command.append(arg)
+        index += 1
+    command.extend(extract_group(arg) for arg in args[index:])
+    return Entry(name, type_, fields, command, options, line=line.rstrip("\n"))
+
+
+def parse_postconf_m(text):
+    """Every Entry in `postconf -M` output (one entry a line, as without -f)."""
+    return [parse_entry(line) for line in text.splitlines() if line.strip()]
+
+
+def master_cf_warnings(stderr):
+    """What `postconf -M` said about master.cf: ({unknown name: hint}, {undefined name},
+    {deprecated name: what to use instead}). Postfix 3.9 and later name removed and
+    deprecated parameters."""
+    unknown = {}
+    for match in re.finditer(r"master\.cf: unused parameter: ([^=\s]+)=", stderr):
+        unknown[match.group(1)] = ""
+    for match in re.finditer(r"master\.cf: support for parameter \"?([^\s\";]+)\"? has been removed;"
+                             r" instead, (.*)$", stderr, re.M):
+        unknown[match.group(1)] = "removed from Postfix; instead, %s" % match.group(2).strip()
+    undefined = set(re.findall(r"master\.cf: undefined parameter: (\S+)", stderr))
+    deprecated = dict(re.findall(r"master\.cf: support for parameter \"([^\"]+)\" will be removed;"
+                                 r" instead, (.*)$", stderr, re.M))
+    return unknown, undefined, deprecated
+
+
+# --- the requested entries ------------------------------------------------------------------
+
+def check_service_name(name):
+    if not isinstance(name, str) or not _SERVICE_NAME.fullmatch(name):
+        raise MasterCfError(
+            "invalid service name %r: use a name without spaces, '/', '=', braces or a leading '#', "
+            "for example submission or 127.0.0.1:10025" % (name,)
+        )
+
+
+def render_field(key, field, value):
+    """The text of one of the five columns between type and command."""
+    if value is None:
+        return "-"
+    if field in ("private", "unprivileged", "chroot"):
+        if isinstance(value, bool):
+            return "y" if value else "n"
+        if isinstance(value, str) and value in _FLAG_VALUES:
+            return value
+        raise MasterCfError("service %s: invalid %s %r: use y, n or - (the default)" % (key, field, value))
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    pattern = _WAKEUP if field == "wakeup" else _MAXPROC
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return value
+    hint = "seconds, optionally followed by '?'" if field == "wakeup" else "a process count"
+    raise MasterCfError("service %s: invalid %s %r: use - (the default) or %s, for example %s"
+                        % (key, field, value, hint, "60" if field == "wakeup" else "10"))
+
+
+def render_option(key, name, value):
+    """The text of one `-o name=value` value: booleans become yes/no, lists are joined with ','."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        items = [render_option(key, name, item) for item in value]
+        return ",".join(item for item in items if item)
+    if isinstance(value, str):
+        if "\n" in value or "\r" in value:
+            raise MasterCfError("service %s: option %s: the value has a line break; write it on one line"
+                                % (key, name))
+        text = value.strip(_BLANKS)  # inner spaces are kept, as Postfix keeps them
+    else:
+        try:
+            text = render_value(name, value)
+        except MainCfError:
+            raise MasterCfError("service %s: option %s: value of type %s is not supported; use a string, "
+                                "number, boolean or list" % (key, name, type(value).__name__)) from None
+    if not balanced(text):
+        raise MasterCfError("service %s: option %s: unbalanced '{' or '}' in %r; Postfix groups words "
+                            "with braces, so every '{' needs its '}'" % (key, name, text))
+    return text
+
+
+def split_command(key, command):
+    """The command words of a requested entry, as Postfix would read them."""
+    if not isinstance(command, str) or not command.strip():
+        raise MasterCfError("service %s: command is required with state=present; give the daemon and its "
+                            "arguments, for example command: smtpd" % key)
+    if "\n" in command or "\r" in command:
+        raise MasterCfError("service %s: the command has a line break; write it on one line" % key)
+    if not balanced(command):
+        raise MasterCfError("service %s: unbalanced '{' or '}' in command %r; group words that hold spaces "
+                            "as { words }" % (key, command))
+    words = [extract_group(token) for token in split_quoted(command)]
+    for word in words:
+        if word.startswith("#"):
+            raise MasterCfError("service %s: command word %r starts with '#', which master.cf reads as a "
+                                "comment when the entry is folded; avoid a leading '#'" % (key, word))
+    if words[0].startswith("-"):
+        raise MasterCfError("service %s: command %r must start with the daemon name, for example smtpd"
+                            % (key, command))
+    for word in words[1:]:
+        if not word.startswith("-") or word == "--":
+            break
+        if "o" in word[1:]:
+            raise MasterCfError("service %s: command %r has a -o override; give it under options instead"
+                                % (key, command))
+    return words
+
+
+def desired_entries(services):
+    """[(key, Entry or None for absent)] from the module's `services` list, checked."""
+    result = []
+    seen = set()
+    for service in services:
+        name, type_ = service.get("name"), service.get("type")
+        check_service_name(name)
+        if type_ not in SERVICE_TYPES:
+            raise MasterCfError("service %s: invalid type %r: use one of %s" % (name, type_, ", ".join(SERVICE_TYPES)))
+        key = "%s/%s" % (name, type_)
+        if key in seen:
+            raise MasterCfError("service %s is listed twice; merge the two items into one" % key)
+        seen.add(key)
+        if service.get("state", "present") == "absent":
+            result.append((key, None))
+            continue
+        fields = [render_field(key, field, service.get(field, "-")) for field in FIELDS]
+        command = split_command(key, service.get("command"))
+        options = service.get("options") or {}
+        if not isinstance(options, dict):
+            raise MasterCfError("service %s: options must be a dictionary of name: value" % key)
+        rendered = []
+        list_options = set()
+        for option, value in options.items():
+            if not isinstance(option, str) or not NAME_PATTERN.fullmatch(option):
+                raise MasterCfError("service %s: invalid option name %r: use a Postfix parameter name (letters, "
+                                    "digits, '_', '-' or '.', no spaces or '=')" % (key, option))
+            rendered.append((option, render_option(key, option, value)))
+            if isinstance(value, (list, tuple)):
+                list_options.add(option)
+        result.append((key, Entry(name, type_, fields, command, rendered, list_options=list_options)))
+    return result
+
+
+# --- comparing and editing ------------------------------------------------------------------
+
+def effective_options(options):
+    """{name: value} with the last -o of a name winning, as the daemon reads them."""
+    values = {}
+    for name, value in options:
+        values[name] = value
+    return values
+
+
+def same_entry(current, desired):
+    """True when Postfix reads both entries the same way. The -o order does not count
+    (every override applies before any value is used); values compare as in main.cf."""
+    if (current.name, current.type, current.fields, current.command) != (
+            desired.name, desired.type, desired.fields, desired.command):
+        return False
+    have, want = effective_options(current.options), effective_options(desired.options)
+    if set(have) != set(want):
+        return False
+    return all(have[name] is not None
+               and same_value(name, have[name], " ".join(want[name].split()), name in desired.list_options)
+               for name in want)
+
+
+def plan(desired, current_entries):
+    """[(key, Entry or None, [current entries of key])] for every service that must change."""
+    by_key = {}
+    for entry in current_entries:
+        by_key.setdefault(entry.key, []).append(entry)
+    changes = []
+    for key, entry in desired:
+        current = by_key.get(key, [])
+        if entry is None:
+            if current:
+                changes.append((key, None, current))
+        elif len(current) != 1 or not same_entry(current[0], entry):
+            changes.append((key, entry, current))
+    return changes
+
+
+def render_entry(entry):
+    """The entry as one master.cf line for `postconf -Me`: the daemon, the -o overrides
+    in the order given, then the daemon's other arguments. Overrides go first because
+    daemons stop reading options at the first non-option argument."""
+    words = [entry.name, entry.type] + list(entry.fields) + [group(entry.command[0])]
+    for name, value in entry.options:
+        if any(char in _BLANKS for char in value):
+            words += ["-o", "{ %s = %s }" % (name, value)]
+        else:
+            words += ["-o", "%s=%s" % (name, value)]
+    words += [group(word) for word in entry.command[1:]]
+    return " ".join(words)
+
+
+def edit_requests(changes):
+    """(keys for `postconf -MX`, "key = entry" requests for `postconf -Me`).
+
+    Duplicate entries of a key are removed first so every Postfix version ends with one.
+    """
+    remove = [key for key, entry, current in changes if entry is None or len(current) > 1]
+    edit = ["%s = %s" % (key, render_entry(entry)) for key, entry, dummy in changes if entry is not None]
+    return remove, edit
+
+
+def describe(changes, staged_entries):
+    """Before/after text for --diff: the changed entries as `postconf -M` shows them."""
+    staged = {}
+    for entry in staged_entries:
+        staged.setdefault(entry.key, []).append(entry.line)
+    before = [entry.line for dummy, dummy, current in changes for entry in current]
+    after = [line for key, entry, dummy in changes if entry is not None for line in staged.get(key, [])]
+    return {
+        "before_header": "master.cf (changed services)",
+        "after_header": "master.cf (changed services)",
+        "before": "".join(line + "\n" for line in before),
+        "after": "".join(line + "\n" for line in after),
+    }
+
+
+def unknown_message(changes, unknown, close):
+    """One line naming each unknown -o name with the service that uses it and close names."""
+    parts = []
+    for key, entry, dummy in changes:
+        for name, dummy in entry.options if entry is not None else ():
+            if name not in unknown:
+                continue
+            hint = unknown[name]
+            if not hint and close.get(name):
+                hint = "did you mean: %s?" % ", ".join(close[name])
+            parts.append("%s in %s%s" % (name, key, " (%s)" % hint if hint else ""))
+    return (
+        "unknown Postfix parameter %s; fix the option name (a parameter of your own must be "
+        "referenced as $name by another setting in main.cf or master.cf)" % "; ".join(parts)
+    )
+
+
+def references(entry, names):
+    """The names among `names` that the entry's -o values reference as $name or ${name}."""
+    found = set()
+    for dummy, value in entry.options:
+        for match in re.finditer(r"\$(?:\{|\()?([A-Za-z0-9_]+)", value or ""):
+            if match.group(1) in names:
+                found.add(match.group(1))
+    return found
+
+
+# --- backend: Postfix's own tools, one read, a staged edit, one write -----------------------
+
+class MasterCf(object):
+    def __init__(self, module, config_dir=None):
+        self.module = module
+        # Without config_dir, postconf honours MAIL_CONFIG; so does the path written.
+        self.config_dir = config_dir or os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIR
+        self.path = os.path.join(self.config_dir, "master.cf")
+        self.postconf = postconf(module, config_dir)
+        self.warnings = []
+
+    def read(self):
+        """Every service entry in master.cf, read once with `postconf -M`."""
+        for name in ("main.cf", "master.cf"):
+            path = os.path.join(self.config_dir, name)
+            if not os.path.isfile(path):
+                raise MasterCfError("%s does not exist: install Postfix first, or point config_dir at the "
+                                    "directory that holds main.cf and master.cf" % path)
+        rc, stdout, stderr = self.postconf.run(["-M"], check=False)
+        if rc != 0:
+            raise MasterCfError("Postfix cannot read %s, fix it first: %s" % (self.path, _last_line(stderr)))
+        return parse_postconf_m(stdout)
+
+    def stage(self, changes):
+        """Apply the changes to a scratch copy of the configuration with postconf itself,
+        and check that Postfix reads the result as requested.
+
+        Returns the new master.cf bytes and the staged entries."""
+        remove, edit = edit_requests(changes)
+        stage_dir = tempfile.mkdtemp(prefix="postconf-master-stage-")
+        try:
+            shutil.copyfile(os.path.join(self.config_dir, "main.cf"), os.path.join(stage_dir, "main.cf"))
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+            if data and not data.endswith(b"\n"):
+                data += b"\n"  # postconf -Me would glue a new entry onto the last line
+            with open(os.path.join(stage_dir, "master.cf"), "wb") as handle:
+                handle.write(data)
+            tool = postconf(self.module, stage_dir)
+            for args in (["-MX"] + remove if remove else None, ["-Me"] + edit if edit else None):
+                if args is None:
+                    continue
+                self._age(stage_dir)
+                rc, dummy, stderr = tool.run(args, check=False)
+                if rc != 0:
+                    raise MasterCfError("Postfix cannot apply the change, nothing was written: %s"
+                                        % _last_line(stderr, stage_dir, self.config_dir))
+            self._age(stage_dir)
+            rc, stdout, stderr = tool.run(["-M"], check=False)
+            if rc != 0:
+                raise MasterCfError("Postfix cannot read the new master.cf, nothing was written: %s"
+                                    % _last_line(stderr, stage_dir, self.config_dir))
+            with open(os.path.join(stage_dir, "master.cf"), "rb") as handle:
+                data = handle.read()
+        finally:
+            shutil.rmtree(stage_dir, ignore_errors=True)
+        staged = parse_postconf_m(stdout)
+        self._check_names(changes, stderr)
+        self._check_result(changes, staged)
+        return data, staged
+
+    @staticmethod
+    def _age(stage_dir):
+        for name in ("main.cf", "master.cf"):
+            age_file(os.path.join(stage_dir, name))
+
+    def _check_names(self, changes, stderr):
+        unknown, undefined, deprecated = master_cf_warnings(stderr)
+        wanted = {name for dummy, entry, dummy in changes if entry is not None for name, dummy in entry.options}
+        unknown = {name: hint for name, hint in unknown.items() if name in wanted}
+        if unknown:
+            close = close_parameter_names(self.postconf, [name for name in unknown if not unknown[name]])
+            raise MasterCfError(unknown_message(changes, unknown, close))
+        for key, entry, dummy in changes:
+            if entry is None:
+                continue
+            for name, dummy in entry.options:
+                if name in deprecated:
+                    self.warnings.append("service %s: Postfix will remove parameter %s; instead, %s"
+                                         % (key, name, deprecated[name]))
+            for name in sorted(references(entry, undefined)):
+                self.warnings.append("service %s: $%s is not defined in main.cf or master.cf" % (key, name))
+
+    @staticmethod
+    def _check_result(changes, staged):
+        by_key = {}
+        for entry in staged:
+            by_key.setdefault(entry.key, []).append(entry)
+        for key, entry, dummy in changes:
+            found = by_key.get(key, [])
+            if entry is None and not found:
+                continue
+            if entry is not None and len(found) == 1 and same_entry(found[0], entry):
+                continue
+            raise MasterCfError("service %s: Postfix would read %r, not what was asked; nothing was written"
+                                % (key, " | ".join(item.line for item in found) or "no entry"))
+
+    def write(self, data, backup):
+        """Replace master.cf atomically, keeping its owner and mode."""
+        backup_file = self.module.backup_local(self.path) if backup else None
+        fd, tmp_path = tempfile.mkstemp(prefix=".master.cf.", dir=self.config_dir)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        self.module.atomic_move(tmp_path, self.path)
+        return backup_file
+
+
+def _last_line(stderr, stage_dir=None, config_dir=None):
+    detail = (stderr or "").strip().splitlines() or ["no message"]
+    line = detail[-1]
+    if stage_dir:
+        line = line.replace(stage_dir, config_dir)
+    return line
