@@ -86,7 +86,7 @@ def postconf_n(config_dir):
                             text=True, check=True).stdout
     values = {}
     for line in output.splitlines():
-        name, _, value = line.partition(" =")
+        name, dummy, value = line.partition(" =")
         values[name] = value.strip()
     values.pop("config_directory", None)
     return values

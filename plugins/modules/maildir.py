@@ -17,7 +17,7 @@ description:
     through the same staged, validated main.cf update as M(postmaster.mail.postconf).
   - Every user and path is checked before anything is made, so a missing user fails the
     task with nothing changed.
-author: postmaster.mail contributors
+author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
   - postmaster.mail.attributes
   - postmaster.mail.attributes.config_dir

@@ -18,7 +18,7 @@ description:
     copy of the configuration directory. Unknown parameter names (those Postfix reports
     as unused) are refused with the closest known names, and nothing is written.
   - Reports whether the change needs a C(postfix reload) or a full restart.
-author: postmaster.mail contributors
+author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
   - postmaster.mail.attributes
   - postmaster.mail.attributes.config_dir

@@ -13,7 +13,7 @@ description:
   - Asks the installed Postfix (through C(postconf)) what it is and what it supports, so
     playbooks can gate settings on the version and choose table types the host offers.
   - Returns RV(installed=false) instead of failing when Postfix is not installed.
-author: postmaster.mail contributors
+author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
   - postmaster.mail.attributes
   - postmaster.mail.attributes.info_module
@@ -88,10 +88,16 @@ sasl_client_types:
   elements: str
   sample: [cyrus]
 tls:
-  description: TLS support; RV(tls.supported) is true when the TLS manager daemon is installed.
+  description: TLS support.
   returned: when installed
   type: dict
   sample: {supported: true}
+  contains:
+    supported:
+      description: Whether the TLS manager daemon (C(tlsmgr)) is installed.
+      returned: always
+      type: bool
+      sample: true
 features:
   description:
     - Features that came with newer Postfix releases, each named after its parameter and

@@ -50,7 +50,7 @@ def test_version_matches_postconf(info, scratch_dir):
 
 def test_version_info_is_three_ints(info):
     assert len(info["version_info"]) == 3
-    assert all(type(number) is int for number in info["version_info"])
+    assert all(isinstance(number, int) and not isinstance(number, bool) for number in info["version_info"])
     assert ".".join(map(str, info["version_info"])) == info["version"]
 
 
