@@ -1,0 +1,86 @@
+"""Verify the relay topology: mail sent on each edge arrives in alice's Maildir on the hub,
+over TLS (the hub's Received header says so), through the tunnel or Postfix's own SMTPS
+client; secrets stay root-only; queues end empty."""
+
+import re
+import time
+import uuid
+
+import pytest
+import testinfra
+
+EDGES = ("edge-tunnel", "edge-direct")
+DELIVERY_TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def hub():
+    return testinfra.get_host("podman://hub")
+
+
+def edge_only(host):
+    name = host.backend.get_hostname()
+    if name not in EDGES:
+        pytest.skip("edge check")
+    return name
+
+
+def wait_on_hub(hub, token):
+    deadline = time.monotonic() + DELIVERY_TIMEOUT
+    while time.monotonic() < deadline:
+        found = hub.run("grep -rl -- %s /home/alice/Maildir/new" % token)
+        if found.rc == 0:
+            return hub.file(found.stdout.split()[0]).content_string
+        time.sleep(0.5)
+    raise AssertionError("%s not delivered on hub within %ds" % (token, DELIVERY_TIMEOUT))
+
+
+def test_mail_from_edge_arrives_on_hub_over_tls(host, hub):
+    edge = edge_only(host)
+    token = "relay-%s-%s" % (edge, uuid.uuid4().hex)
+    sent = host.run("printf 'Subject: %s\\n\\nrelayed\\n' | /usr/sbin/sendmail alice@hub.molecule.test" % token)
+    assert sent.rc == 0, sent.stderr
+    message = wait_on_hub(hub, token)
+    hub_received = re.search(r"^Received: from .*?(?=^\S)", message, re.S | re.M).group(0)
+    assert "hub.molecule.test" in hub_received
+    assert re.search(r"\(using TLSv1\.[23] with cipher", hub_received), hub_received
+    assert "Authenticated sender" in hub_received or "authenticated" in hub_received.lower() or \
+        "esmtpsa" in hub_received.lower(), hub_received
+
+
+def test_tunnel_edge_relays_through_stunnel(host):
+    if edge_only(host) != "edge-tunnel":
+        pytest.skip("tunnel edge only")
+    assert host.check_output("postconf -h relayhost") == "[127.0.0.1]:10465"
+    assert host.service("postmaster-stunnel").is_running
+    assert host.socket("tcp://127.0.0.1:10465").is_listening
+
+
+def test_direct_edge_uses_postfix_smtps_client_with_secure_policy(host):
+    if edge_only(host) != "edge-direct":
+        pytest.skip("direct edge only")
+    transport = host.check_output("postconf -h default_transport")
+    assert re.fullmatch(r"postmaster-smtps:\[[0-9.]+\]:465", transport), transport
+    service = host.check_output("postconf -P postmaster-smtps/unix/smtp_tls_wrappermode")
+    assert service.endswith("= yes")
+    policy_map = host.check_output("postconf -h smtp_tls_policy_maps")
+    destination = transport.split(":", 1)[1]
+    assert host.check_output("postmap -q %s %s" % (destination, policy_map)) == "secure match=hub.molecule.test"
+
+
+def test_sasl_password_table_is_secret(host):
+    edge_only(host)
+    maps = host.check_output("postconf -h smtp_sasl_password_maps")
+    source = maps.split(":", 1)[1]
+    for path in host.check_output("ls %s %s.*" % (source, source)).split():
+        secret = host.file(path)
+        assert (secret.user, secret.mode) == ("root", 0o600), path
+
+
+def test_queues_are_empty(host):
+    assert host.check_output("postqueue -p") == "Mail queue is empty"
+
+
+def test_postfix_check_is_clean(host):
+    result = host.run("postfix check")
+    assert result.rc == 0 and result.stderr.strip() == "", result.stderr
