@@ -3,6 +3,7 @@ over TLS (the hub's Received header says so), through the tunnel or Postfix's ow
 client; secrets stay root-only; queues end empty."""
 
 import re
+import shlex
 import time
 import uuid
 
@@ -84,3 +85,26 @@ def test_queues_are_empty(host):
 def test_postfix_check_is_clean(host):
     result = host.run("postfix check")
     assert result.rc == 0 and result.stderr.strip() == "", result.stderr
+
+
+def test_hub_is_not_an_open_relay(host, hub):
+    """From another container, the hub refuses to relay to a foreign domain on 25, and on
+    465 it refuses everything until the client has authenticated."""
+    edge_only(host)
+    address = hub.check_output("hostname -I").split()[0]
+    probe = host.run("python3 -c %s" % shlex.quote(
+        "import smtplib, ssl\n"
+        "c = smtplib.SMTP(%r, 25, timeout=20)\n"
+        "c.ehlo('probe.test')\n"
+        "c.mail('someone@example.net')\n"
+        "print(c.rcpt('victim@example.com'))\n"
+        "context = ssl.create_default_context(cafile='/etc/postfix/tls/ca.pem')\n"
+        "context.check_hostname = False\n"
+        "s = smtplib.SMTP_SSL(%r, 465, context=context, timeout=20)\n"
+        "s.ehlo('probe.test')\n"
+        "s.mail('someone@example.net')\n"
+        "print(s.rcpt('alice@hub.molecule.test'))\n" % (address, address)))
+    assert probe.rc == 0, probe.stderr
+    relay_reply, unauthenticated_reply = probe.stdout.splitlines()
+    assert relay_reply.startswith("(554") and "Relay access denied" in relay_reply, relay_reply
+    assert unauthenticated_reply.startswith("(554") and "Access denied" in unauthenticated_reply, unauthenticated_reply

@@ -1,0 +1,511 @@
+# Copyright (c) 2026, postmaster.mail contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Postfix lookup tables written from data: the backend of postmaster.mail.postmap and
+postmaster.mail.tls_policy.
+
+The first part is pure logic (no files, no processes): checking and rendering the
+entries, the source file text, and the diff with secret values redacted. The `Table`
+class at the end is the backend: it asks the host's Postfix which table types it has,
+stages the source file and the built file next to the live table, builds with
+`postmap`, and renames both into place.
+
+Why staged: `postmap hash:PATH` and `btree:PATH` truncate PATH.db and rewrite it in
+place (under a lock), and `lmdb:` rewrites PATH.lmdb in place (in one transaction);
+only `cdb:` writes a temporary file and renames it. Building from a staged copy of the
+source, in the same directory, and renaming the result over the live file gives every
+type the same guarantee: a Postfix process sees the old table or the new one, and a
+failed build leaves the live table as it was. Postfix processes notice the renamed-in
+file (the file they have open is unlinked) and restart on their own.
+
+Private to postmaster.mail: no stability promise for other collections.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import re
+import stat
+import tempfile
+
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import postconf, postmap
+
+# Types whose source file postmap turns into an indexed file, and that file's suffixes.
+BUILT_SUFFIXES = {
+    "btree": (".db",),
+    "cdb": (".cdb",),
+    "dbm": (".dir", ".pag"),
+    "hash": (".db",),
+    "lmdb": (".lmdb",),
+    "sdbm": (".dir", ".pag"),
+}
+# Types that Postfix reads from the source file itself: nothing to build.
+SOURCE_TYPES = ("texthash",)
+FILE_TYPES = tuple(sorted(BUILT_SUFFIXES)) + SOURCE_TYPES
+# Debian ships these table types in packages of their own.
+DEBIAN_PACKAGES = {"cdb": "postfix-cdb", "lmdb": "postfix-lmdb"}
+HEADER = "# Managed by %s: changes made here are overwritten.\n"
+REDACTED = "********"
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # ASCII control characters except tab
+_NOT_IN_MAP_NAME = re.compile(r"[\s,{}]")
+
+
+class TableError(ValueError):
+    """Input or host state that stops a table from being written; the message says what to fix."""
+
+
+# --- entries ------------------------------------------------------------------------------
+
+def table_entries(entries):
+    """[(key, value)] from a dict of key: value or a list of {key, value}, in the order
+    given, checked. Keys that Postfix reads as the same key (it folds them to lower case)
+    may appear only once."""
+    if isinstance(entries, dict):
+        items = list(entries.items())
+    elif isinstance(entries, (list, tuple)):
+        items = []
+        for index, item in enumerate(entries):
+            if not isinstance(item, dict) or sorted(item) != ["key", "value"]:
+                raise TableError("entries[%d]: give each list item as {key: ..., value: ...} and nothing else"
+                                 % index)
+            items.append((item["key"], item["value"]))
+    else:
+        raise TableError("entries must be a dictionary of key: value, or a list of {key: ..., value: ...} items")
+    pairs = []
+    seen = {}
+    for key, value in items:
+        key = check_key(key)
+        folded = key.lower()
+        if folded in seen:
+            raise TableError("key %s is given twice (as %s and %s; Postfix folds keys to lower case and keeps "
+                             "only the first): merge the two entries" % (folded, seen[folded], key))
+        seen[folded] = key
+        pairs.append((key, render_value(key, value)))
+    return pairs
+
+
+def check_key(key):
+    """The key as text. Postfix reads a key up to the first white space, so it may have none."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        key = str(key)
+    if not isinstance(key, str):
+        raise TableError("key %r is not a string: quote it" % (key,))
+    if not key:
+        raise TableError("a key is empty: every entry needs a key such as user@example.org or [smtp.example.org]:587")
+    if any(char.isspace() for char in key):
+        raise TableError("key %r has white space, where Postfix ends the key: remove it (a key is one word, "
+                         "such as [smtp.example.org]:587)" % key)
+    if _CONTROL.search(key):
+        raise TableError("key %r has a control character: remove it" % key)
+    if key.startswith("#"):
+        raise TableError("key %r starts with '#', which Postfix reads as a comment: remove the '#'" % key)
+    return key
+
+
+def render_value(key, value):
+    """The value as it goes into the source file: one line, lists joined with ', '.
+
+    Error messages name the key, never the value, which may be a secret."""
+    if isinstance(value, (list, tuple)):
+        items = [_scalar(key, item) for item in value]
+        items = [item for item in items if item]
+        text = ", ".join(items)
+    else:
+        text = _scalar(key, value)
+    if not text:
+        raise TableError("the value of key %s is empty: give a value (Postfix skips a key without one)" % key)
+    return text
+
+
+def _scalar(key, value):
+    if isinstance(value, bool):
+        raise TableError("the value of key %s is a boolean: quote it (for example 'yes' or 'OK') if you mean "
+                         "the word" % key)
+    if isinstance(value, (int, float)):
+        return str(value)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TableError("the value of key %s is a %s: give a string, a number, or a list of them"
+                         % (key, type(value).__name__))
+    if "\n" in value or "\r" in value:
+        raise TableError("the value of key %s has a line break: write it on one line" % key)
+    if _CONTROL.search(value):
+        raise TableError("the value of key %s has a control character: remove it" % key)
+    return value.strip()
+
+
+def render_source(pairs, header=""):
+    """The source file text: the header, then one `key value` line per entry."""
+    return header + "".join("%s %s\n" % pair for pair in pairs)
+
+
+def parse_source(text):
+    """{folded key: value} as postmap reads a source file: comments and blank lines
+    skipped, lines that start with white space continue the previous one, first key wins."""
+    logical = []
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0].isspace() and logical:
+            logical[-1] += " " + line.strip()
+        else:
+            logical.append(line.strip())
+    values = {}
+    for line in logical:
+        parts = line.split(None, 1)
+        values.setdefault(parts[0].lower(), parts[1] if len(parts) > 1 else "")
+    return values
+
+
+# --- diff ---------------------------------------------------------------------------------
+
+def redact(text, header="", changed_keys=()):
+    """The source text with every value replaced by ********; keys in `changed_keys`
+    (folded) are marked, so a secret that changes still shows as a changed line.
+    Comments other than the header are redacted too: they may hold an old secret."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or (header and line + "\n" == header):
+            lines.append(line)
+        elif stripped.startswith("#"):
+            lines.append("# " + REDACTED)
+        elif line[0].isspace():
+            lines.append("    " + REDACTED)
+        else:
+            key = stripped.split(None, 1)[0]
+            lines.append("%s %s%s" % (key, REDACTED, " (changed)" if key.lower() in changed_keys else ""))
+    return "".join(line + "\n" for line in lines)
+
+
+def describe(path, before, after, secret=False, header=""):
+    """Before/after text of the source file for --diff, values redacted when secret."""
+    if secret:
+        old, new = parse_source(before), parse_source(after)
+        changed = {key for key in new if key in old and old[key] != new[key]}
+        before, after = redact(before, header), redact(after, header, changed)
+    return {"before_header": path, "after_header": path, "before": before, "after": after}
+
+
+# --- files --------------------------------------------------------------------------------
+
+def parse_mode(value, secret=False):
+    """An octal string such as '0600', or (as in ansible.builtin.file) an integer that is
+    the mode itself, which is what YAML makes of an unquoted 0600. None: 0600 for a
+    secret table, 0644 otherwise."""
+    if value is None:
+        return 0o600 if secret else 0o644
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    else:
+        try:
+            mode = int(str(value), 8)
+        except ValueError:
+            mode = -1
+    if not 0 <= mode <= 0o7777:
+        raise TableError("invalid mode %r: give an octal string such as '0644' or '0600'" % (value,))
+    return mode
+
+
+def check_type(type_, available):
+    """Fail unless `type_` is a file table type that this host's Postfix offers."""
+    usable = sorted(name for name in available if name in FILE_TYPES)
+    if type_ in usable:
+        return
+    if type_ in available:
+        reason = "table type %s does not keep its entries in a file of key/value lines" % type_
+    else:
+        reason = "table type %r is not available on this host" % (type_,)
+        if type_ in DEBIAN_PACKAGES:
+            reason += " (on Debian, install the package %s)" % DEBIAN_PACKAGES[type_]
+    raise TableError("%s: use one of %s (from postconf -m)" % (reason, ", ".join(usable) or "none"))
+
+
+def check_path(path, type_, removing=False):
+    """Fail unless `path` can be the source file of a table that main.cf refers to as TYPE:PATH.
+    A table in a directory that does not exist is absent already: no error when removing."""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        raise TableError("path %r is relative: give the absolute path of the source file, for example "
+                         "/etc/postfix/sasl_passwd" % (path,))
+    if _NOT_IN_MAP_NAME.search(path):
+        raise TableError("path %r has white space, a comma or a brace, so main.cf cannot refer to it as "
+                         "%s:PATH: choose another file name" % (path, type_))
+    if path.endswith("/"):
+        raise TableError("path %r is a directory: give the path of the source file inside it" % path)
+    for suffix in BUILT_SUFFIXES.get(type_, ()):
+        if path.endswith(suffix):
+            raise TableError("path %r is the file postmap builds: give the source file, without %s"
+                             % (path, suffix))
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory) and not removing:
+        raise TableError("directory %s does not exist: create it first, or fix path" % directory)
+    if os.path.islink(path):
+        raise TableError("path %s is a symbolic link: give the file it points to" % path)
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise TableError("path %s exists and is not a regular file: remove it or choose another path" % path)
+
+
+def resolve_owner(owner, group):
+    """(uid or None, gid or None) for user and group names or numbers."""
+    uid = gid = None
+    if owner is not None:
+        try:
+            uid = pwd.getpwnam(owner).pw_uid
+        except KeyError:
+            if not owner.isdigit():
+                raise TableError("owner %r does not exist on this host: create the user first, or give a "
+                                 "numeric uid" % owner) from None
+            uid = int(owner)
+    if group is not None:
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            if not group.isdigit():
+                raise TableError("group %r does not exist on this host: create the group first, or give a "
+                                 "numeric gid" % group) from None
+            gid = int(group)
+    return uid, gid
+
+
+def postconf_values(tool, names):
+    """{name: value} for main.cf parameters as Postfix uses them (`postconf -xh`)."""
+    dummy, stdout, dummy = tool.run(["-xh"] + list(names))
+    lines = stdout.splitlines()
+    return {name: lines[index] if index < len(lines) else "" for index, name in enumerate(names)}
+
+
+def _last_line(text):
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else "no message"
+
+
+# --- backend ------------------------------------------------------------------------------
+
+# Options every table module takes; the module adds its own (entries, policies, ...).
+TABLE_ARGUMENT_SPEC = dict(
+    path=dict(type="path", required=True),
+    type=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    mode=dict(type="raw"),
+    owner=dict(type="str"),
+    group=dict(type="str"),
+    config_dir=dict(type="path"),
+)
+
+
+class Plan(object):
+    """What it takes to make the table hold `content` with this mode and owner."""
+
+    def __init__(self, current, content, write, build, fix, mode, uid, gid):
+        self.current = current  # bytes of the source file now, or None
+        self.content = content  # bytes the source file must have
+        self.write = write  # the source file changes
+        self.build = build  # postmap must run
+        self.fix = fix  # live files that only need mode or owner set
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+
+    @property
+    def changed(self):
+        return bool(self.write or self.build or self.fix)
+
+
+class Table(object):
+    """One lookup table TYPE:PATH on the managed host."""
+
+    def __init__(self, module, path, type_=None, config_dir=None, removing=False):
+        self.module = module
+        # Without config_dir, Postfix's tools honour MAIL_CONFIG.
+        self.postconf = postconf(module, config_dir)
+        self.postmap = postmap(module, config_dir)
+        dummy, stdout, dummy = self.postconf.run(["-m"])
+        if not type_:
+            type_ = postconf_values(self.postconf, ["default_database_type"])["default_database_type"]
+        # A table of a type this host no longer has can still be removed.
+        check_type(type_, FILE_TYPES if removing else stdout.split())
+        check_path(path, type_, removing)
+        self.path = path
+        self.type = type_
+        self.warnings = []
+
+    @classmethod
+    def from_params(cls, module):
+        params = module.params
+        return cls(module, params["path"], params["type"], params["config_dir"], params["state"] == "absent")
+
+    @property
+    def reference(self):
+        """What main.cf names the table by, for example lmdb:/etc/postfix/sasl_passwd."""
+        return "%s:%s" % (self.type, self.path)
+
+    def built_paths(self):
+        return [self.path + suffix for suffix in BUILT_SUFFIXES.get(self.type, ())]
+
+    def parameters(self, names):
+        return postconf_values(self.postconf, names)
+
+    # --- planning
+
+    def plan(self, content, mode, uid=None, gid=None):
+        """Compare the live files with what they must be; changes nothing.
+
+        The owner and group default to those of the existing source file (else the
+        user running the module); built files get the source file's mode and owner."""
+        source = _stat(self.path)
+        current = None
+        if source is not None:
+            with open(self.path, "rb") as handle:
+                current = handle.read()
+        uid = uid if uid is not None else (source.st_uid if source else os.geteuid())
+        gid = gid if gid is not None else (source.st_gid if source else os.getegid())
+        write = current != content
+        built = [(path, _stat(path)) for path in self.built_paths()]
+        stale = source is None or any(info is None or info.st_mtime_ns < source.st_mtime_ns for dummy, info in built)
+        build = bool(built) and (write or stale)
+        kept = ([] if write else [(self.path, source)]) + ([] if build else built)
+        fix = [path for path, info in kept
+               if info is not None and (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) != (mode, uid, gid)]
+        return Plan(current, content, write, build, fix, mode, uid, gid)
+
+    def existing_files(self):
+        return [path for path in [self.path] + self.built_paths() if os.path.lexists(path)]
+
+    # --- applying
+
+    def apply(self, plan):
+        if plan.write or plan.build:
+            self._stage_and_replace(plan)
+        for path in plan.fix:
+            self._set_attributes(path, plan)
+
+    def remove(self):
+        """Remove the built files, then the source file."""
+        for path in self.built_paths() + [self.path]:
+            if os.path.lexists(path):
+                os.unlink(path)
+
+    def _stage_and_replace(self, plan):
+        """Write the source file next to the live one, build it there, give both files
+        their mode and owner, then rename them over the live files: the built file
+        first, so Postfix never sees a source file newer than its built file."""
+        directory, name = os.path.split(self.path)
+        fd, staged = tempfile.mkstemp(prefix=".%s." % name, dir=directory)  # mode 0600
+        staged_built = [staged + suffix for suffix in BUILT_SUFFIXES.get(self.type, ())] if plan.build else []
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(plan.content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if plan.build:
+                self._build(staged)
+                # A source file kept as it is may carry a time in the future; a built
+                # file older than it would be stale again on the next run.
+                keep_after = None if plan.write else os.stat(self.path).st_mtime_ns
+                for path in staged_built:
+                    self._set_attributes(path, plan)
+                    if keep_after is not None and os.stat(path).st_mtime_ns < keep_after:
+                        os.utime(path, ns=(keep_after, keep_after))
+            self._set_attributes(staged, plan)
+            for path, live in zip(staged_built, self.built_paths()):
+                os.rename(path, live)
+            if plan.write:
+                os.rename(staged, self.path)
+        finally:
+            for path in [staged] + staged_built:
+                if os.path.lexists(path):
+                    os.unlink(path)
+
+    def _build(self, staged):
+        rc, dummy, stderr = self.postmap.run(["%s:%s" % (self.type, staged)], check=False)
+        stderr = (stderr or "").replace(staged, self.path)
+        if rc != 0:
+            raise TableError("postmap cannot build %s, the live table is unchanged: %s"
+                             % (self.reference, _last_line(stderr)))
+        self.warnings.extend(line.strip() for line in stderr.splitlines() if "warning:" in line)
+
+    @staticmethod
+    def _set_attributes(path, plan):
+        os.chown(path, plan.uid, plan.gid)
+        os.chmod(path, plan.mode)
+
+    # --- one call for a module
+
+    def manage(self, pairs, header, secret=False):
+        """Make the table hold `pairs` (state=present) or remove it (state=absent), as
+        module.params say, honouring check mode and diff mode. Returns the result."""
+        module = self.module
+        params = module.params
+        result = dict(changed=False, path=self.path, type=self.type, map_reference=self.reference, rebuilt=False)
+        if params["state"] == "absent":
+            existing = self.existing_files()
+            result["changed"] = bool(existing)
+            if existing and module._diff:
+                before = ""
+                if os.path.isfile(self.path):
+                    before = _read_text(self.path)
+                result["diff"] = describe(self.path, before, "", secret, header)
+            if existing and not module.check_mode:
+                self.remove()
+            return result
+        mode = parse_mode(params["mode"], secret)
+        uid, gid = resolve_owner(params["owner"], params["group"])
+        content = render_source(pairs, header).encode("utf-8")
+        plan = self.plan(content, mode, uid, gid)
+        result.update(changed=plan.changed, rebuilt=plan.build)
+        if plan.write and module._diff:
+            before = plan.current.decode("utf-8", "replace") if plan.current is not None else ""
+            result["diff"] = describe(self.path, before, content.decode("utf-8"), secret, header)
+        if plan.changed and not module.check_mode:
+            self.apply(plan)
+        for warning in self.warnings:
+            module.warn(warning)
+        return result
+
+
+def reveal_entries(module, entries, secret):
+    """`entries` is no_log in the argument spec, so Ansible never logs it on the managed
+    host, and hides every key and value of it in the result. Show them again, except
+    the values of a secret table."""
+    keys, values = set(), set()
+    if isinstance(entries, dict):
+        items = entries.items()
+    elif isinstance(entries, (list, tuple)):
+        items = [(item.get("key"), item.get("value")) for item in entries if isinstance(item, dict)]
+    else:
+        items = [(None, entries)]
+    for key, value in items:
+        keys.update(_strings(key))
+        values.update(_strings(value))
+    module.no_log_values.difference_update(keys | values)
+    if secret:
+        module.no_log_values.update(values)
+
+
+def _strings(value):
+    """The non-empty strings Ansible would hide for a no_log value, and their stripped forms."""
+    if isinstance(value, (list, tuple)):
+        found = set()
+        for item in value:
+            found.update(_strings(item))
+        return found
+    if value is None or isinstance(value, bool):
+        return set()
+    text = str(value)
+    return {item for item in (text, text.strip()) if item}
+
+
+def _stat(path):
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _read_text(path):
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8", "replace")
