@@ -54,9 +54,12 @@ def test_changelog_lints():
 def test_changelog_has_the_first_release():
     changelog = yaml.safe_load((PROJECT_ROOT / "changelogs" / "changelog.yaml").read_text())
     first = changelog["releases"]["0.1.0"]
-    assert {module["name"] for module in first["modules"]} == {"postconf", "postfix_info", "maildir"}
-    assert {role["name"] for role in first["objects"]["role"]} == {"postfix", "mail_client", "maildir"}
-    assert [playbook["name"] for playbook in first["objects"]["playbook"]] == ["site"]
+    modules = {path.stem for path in (PROJECT_ROOT / "plugins" / "modules").glob("*.py")}
+    roles = {path.name for path in (PROJECT_ROOT / "roles").iterdir()}
+    playbooks = {path.stem for path in (PROJECT_ROOT / "playbooks").glob("*.yml")}
+    assert {module["name"] for module in first["modules"]} == modules
+    assert {role["name"] for role in first["objects"]["role"]} == roles
+    assert {playbook["name"] for playbook in first["objects"]["playbook"]} == playbooks
     assert "## v0\\.1\\.0" in (PROJECT_ROOT / "CHANGELOG.md").read_text()
 
 
