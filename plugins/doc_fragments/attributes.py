@@ -41,3 +41,36 @@ options:
       - Defaults to C(/etc/postfix) (or C(MAIL_CONFIG) when set in the module's environment).
     type: path
 """
+
+    # Options every lookup table module (postmap, tls_policy) takes with the same meaning;
+    # the backend is plugins/module_utils/_postmap.py (TABLE_ARGUMENT_SPEC). path and mode
+    # are documented by each module: their example and default differ.
+    LOOKUP_TABLE = r"""
+options:
+  type:
+    description:
+      - Table type, one of those C(postconf -m) lists on the managed host that keep their
+        entries in a file, for example V(hash), V(btree), V(lmdb), V(cdb) or V(texthash).
+      - Defaults to the host's C(default_database_type) (C(postconf -h default_database_type)),
+        also when empty.
+      - V(lmdb) and V(cdb) need the Debian packages C(postfix-lmdb) and C(postfix-cdb).
+    type: str
+  state:
+    description:
+      - Whether the table should exist. V(absent) removes the source file and the file
+        built from it for O(type).
+    type: str
+    choices: [present, absent]
+    default: present
+  owner:
+    description:
+      - Owner of the source file and the built file, a user name or number.
+      - Defaults to the owner of the existing source file, or the user running the module.
+    type: str
+  group:
+    description:
+      - Group of the source file and the built file, a group name or number.
+      - Defaults to the group of the existing source file, or the primary group of the user
+        running the module.
+    type: str
+"""

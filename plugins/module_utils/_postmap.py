@@ -30,6 +30,7 @@ import re
 import stat
 import tempfile
 
+from ansible_collections.postmaster.mail.plugins.module_utils._files import ModeError, parse_mode
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import postconf, postmap
 
 # Types whose source file postmap turns into an indexed file, and that file's suffixes.
@@ -193,22 +194,15 @@ def describe(path, before, after, secret=False, header=""):
 
 # --- files --------------------------------------------------------------------------------
 
-def parse_mode(value, secret=False):
-    """An octal string such as '0600', or (as in ansible.builtin.file) an integer that is
-    the mode itself, which is what YAML makes of an unquoted 0600. None: 0600 for a
-    secret table, 0644 otherwise."""
+def table_mode(value, secret=False):
+    """The mode of the table's files: `value` as parse_mode reads it, or when None,
+    0600 for a secret table and 0644 otherwise."""
     if value is None:
         return 0o600 if secret else 0o644
-    if isinstance(value, int) and not isinstance(value, bool):
-        mode = value
-    else:
-        try:
-            mode = int(str(value), 8)
-        except ValueError:
-            mode = -1
-    if not 0 <= mode <= 0o7777:
-        raise TableError("invalid mode %r: give an octal string such as '0644' or '0600'" % (value,))
-    return mode
+    try:
+        return parse_mode(value, "'0644' or '0600'")
+    except ModeError as exc:
+        raise TableError(str(exc)) from None
 
 
 def check_type(type_, available):
@@ -452,7 +446,7 @@ class Table(object):
             if existing and not module.check_mode:
                 self.remove()
             return result
-        mode = parse_mode(params["mode"], secret)
+        mode = table_mode(params["mode"], secret)
         uid, gid = resolve_owner(params["owner"], params["group"])
         content = render_source(pairs, header).encode("utf-8")
         plan = self.plan(content, mode, uid, gid)

@@ -36,7 +36,7 @@ attributes:
   diff_mode:
     support: N/A
     details:
-      - This action does not modify state.
+      - The probe manages no state, so there is nothing to show a diff of; it only sends a message.
   idempotent:
     support: full
     details:

@@ -89,6 +89,7 @@ reload_needed:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.postmaster.mail.plugins.module_utils._files import ModeError, parse_mode
 from ansible_collections.postmaster.mail.plugins.module_utils._maildir import (
     MaildirError,
     apply,
@@ -99,21 +100,6 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maildir import (
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError, edit_main_cf
 from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
-
-
-def parse_mode(module, value):
-    """An octal string such as '0700', or (as in ansible.builtin.file) an integer that
-    is the mode itself, which is what YAML makes of an unquoted 0700."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        mode = value
-    else:
-        try:
-            mode = int(str(value), 8)
-        except ValueError:
-            mode = -1
-    if not 0 <= mode <= 0o7777:
-        module.fail_json(msg="invalid mode %r: give an octal string such as '0700'" % (value,))
-    return mode
 
 
 def main():
@@ -129,9 +115,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    mode = parse_mode(module, params["mode"])
     main_cf_changes = {}
     try:
+        mode = parse_mode(params["mode"], "'0700'")
         check_name(params["name"])
         work = plan(owners(params["users"], params["skel_dir"]), params["name"], mode)
         if params["home_mailbox"]:
@@ -145,7 +131,7 @@ def main():
             apply(work, mode)
             if main_cf_changes:
                 main_cf.write(new_text, backup=False)
-    except (MaildirError, MainCfError, PostfixCommandError) as exc:
+    except (ModeError, MaildirError, MainCfError, PostfixCommandError) as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:
         module.fail_json(msg="could not make the Maildir: %s" % exc)

@@ -25,6 +25,7 @@ author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
   - postmaster.mail.attributes
   - postmaster.mail.attributes.config_dir
+  - postmaster.mail.attributes.lookup_table
 attributes:
   check_mode:
     support: full
@@ -57,21 +58,6 @@ options:
       - Required with O(state=present). The source file holds exactly these entries; other
         lines are removed.
     type: raw
-  type:
-    description:
-      - Table type, one of those C(postconf -m) lists on the managed host that keep their
-        entries in a file, for example V(hash), V(btree), V(lmdb), V(cdb) or V(texthash).
-      - Defaults to the host's C(default_database_type) (C(postconf -h default_database_type)),
-        also when empty.
-      - V(lmdb) and V(cdb) need the Debian packages C(postfix-lmdb) and C(postfix-cdb).
-    type: str
-  state:
-    description:
-      - Whether the table should exist. V(absent) removes the source file and the file
-        built from it for O(type).
-    type: str
-    choices: [present, absent]
-    default: present
   secret:
     description:
       - The values are secrets, such as the passwords in C(sasl_passwd). They are never
@@ -84,17 +70,6 @@ options:
         An integer is taken as the mode itself, as M(ansible.builtin.file) does.
       - Defaults to C(0600) with O(secret=true) and C(0644) otherwise.
     type: raw
-  owner:
-    description:
-      - Owner of the source file and the built file, a user name or number.
-      - Defaults to the owner of the existing source file, or the user running the module.
-    type: str
-  group:
-    description:
-      - Group of the source file and the built file, a group name or number.
-      - Defaults to the group of the existing source file, or the primary group of the user
-        running the module.
-    type: str
 notes:
   - Postfix processes notice a rebuilt C(hash), C(btree), C(lmdb) or C(cdb) table on their
     own. A V(texthash) table is read when a process starts, so run C(postfix reload) after

@@ -23,6 +23,7 @@ author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
   - postmaster.mail.attributes
   - postmaster.mail.attributes.config_dir
+  - postmaster.mail.attributes.lookup_table
 attributes:
   check_mode:
     support: full
@@ -109,33 +110,11 @@ options:
       - Set V(true) when main.cf gets that setting later, or a master.cf transport sets it.
     type: bool
     default: false
-  type:
-    description:
-      - Table type, one of those C(postconf -m) lists on the managed host that keep their
-        entries in a file, for example V(hash), V(lmdb) or V(texthash).
-      - Defaults to the host's C(default_database_type), also when empty.
-    type: str
-  state:
-    description:
-      - Whether the table should exist. V(absent) removes the source file and the file built from it.
-    type: str
-    choices: [present, absent]
-    default: present
   mode:
     description:
       - Mode of the source file and the built file, as an octal string such as C("0644").
     type: raw
     default: "0644"
-  owner:
-    description:
-      - Owner of the source file and the built file. Defaults to the owner of the existing
-        source file, or the user running the module.
-    type: str
-  group:
-    description:
-      - Group of the source file and the built file. Defaults to the group of the existing
-        source file, or the primary group of the user running the module.
-    type: str
 notes:
   - Postfix looks up the full next-hop, with brackets and port, and for a bare domain
     also its parent domains as C(.domain). A policy for V(example.org) does not apply to

@@ -21,13 +21,13 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postmap import ( 
     check_path,
     check_type,
     describe,
-    parse_mode,
     parse_source,
     redact,
     render_source,
     render_value,
     reveal_entries,
     table_entries,
+    table_mode,
 )
 
 HEAD = HEADER % "postmaster.mail.postmap"
@@ -156,14 +156,14 @@ def test_describe_secret_marks_changed_values_only():
     (None, False, 0o644), (None, True, 0o600), ("0640", False, 0o640), ("640", True, 0o640),
     (0o600, False, 0o600), (384, False, 0o600),
 ])
-def test_parse_mode(value, secret, mode):
-    assert parse_mode(value, secret) == mode
+def test_table_mode(value, secret, mode):
+    assert table_mode(value, secret) == mode
 
 
 @pytest.mark.parametrize("value", ["u=rw", "0999", "-1", 0o17777, True, "", [1]])
 def test_bad_mode(value):
     with pytest.raises(TableError, match="invalid mode"):
-        parse_mode(value)
+        table_mode(value)
 
 
 def test_check_type_accepts_file_types_the_host_has():
