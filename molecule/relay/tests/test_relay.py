@@ -60,12 +60,14 @@ def test_tunnel_edge_relays_through_stunnel(host):
 def test_direct_edge_uses_postfix_smtps_client_with_secure_policy(host):
     if edge_only(host) != "edge-direct":
         pytest.skip("direct edge only")
-    transport = host.check_output("postconf -h default_transport")
-    assert re.fullmatch(r"postmaster-smtps:\[[0-9.]+\]:465", transport), transport
+    transport_map = host.check_output("postconf -h transport_maps")
+    nexthop = host.check_output("postmap -q hub.molecule.test %s" % transport_map)
+    assert re.fullmatch(r"postmaster-smtps:\[[0-9.]+\]:465", nexthop), nexthop
+    assert host.check_output("postconf -h relayhost") == ""
     service = host.check_output("postconf -P postmaster-smtps/unix/smtp_tls_wrappermode")
     assert service.endswith("= yes")
     policy_map = host.check_output("postconf -h smtp_tls_policy_maps")
-    destination = transport.split(":", 1)[1]
+    destination = nexthop.split(":", 1)[1]
     assert host.check_output("postmap -q %s %s" % (destination, policy_map)) == "secure match=hub.molecule.test"
 
 
