@@ -71,6 +71,22 @@ def config_dir(tmp_path):
     return directory
 
 
+@pytest.fixture
+def tables(tmp_path):
+    """An empty directory for lookup tables."""
+    directory = tmp_path / "tables"
+    directory.mkdir()
+    return directory
+
+
+def query(config_dir, key, reference):
+    """What Postfix finds for KEY in the table, or None."""
+    completed = subprocess.run(["postmap", "-c", str(config_dir), "-q", key, reference],
+                               capture_output=True, text=True, check=False)
+    assert completed.returncode in (0, 1), completed.stderr
+    return completed.stdout.rstrip("\n") if completed.returncode == 0 else None
+
+
 def age_files(directory):
     """Postfix waits while main.cf is younger than about two seconds (it may be half
     written); tests that just wrote it age it instead of sleeping."""

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from conftest import assert_failed, assert_ok, run_module
+from conftest import assert_failed, assert_ok, query, run_module
 
 HEADER = "# Managed by postmaster.mail.postmap: changes made here are overwritten.\n"
 # Every file table type Debian's Postfix offers (lmdb and cdb from postfix-lmdb and
@@ -42,27 +42,12 @@ OMIT = object()
 SECRETS = {"[smtp.example.net]:587": "mailer@example.org:Sm7p-Pa55word", "[backup.example.net]": "b:B4ckup-Secret"}
 
 
-@pytest.fixture
-def tables(tmp_path):
-    directory = tmp_path / "tables"
-    directory.mkdir()
-    return directory
-
-
 def postmap(config_dir, path, entries=None, check_mode=False, diff=False, **options):
     """Run the module; entries default to ENTRIES, and OMIT leaves them out."""
     args = dict(options, path=str(path), config_dir=str(config_dir))
     if entries is not OMIT:
         args["entries"] = ENTRIES if entries is None else entries
     return run_module("postmap", args, check_mode=check_mode, diff=diff)
-
-
-def query(config_dir, key, reference):
-    """What Postfix finds for KEY in the table, or None."""
-    completed = subprocess.run(["postmap", "-c", str(config_dir), "-q", key, reference],
-                               capture_output=True, text=True, check=False)
-    assert completed.returncode in (0, 1), completed.stderr
-    return completed.stdout.rstrip("\n") if completed.returncode == 0 else None
 
 
 def snapshot(directory):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import pytest
 
-from conftest import assert_failed, assert_ok, run_module
+from conftest import assert_failed, assert_ok, query, run_module
 
 HEADER = "# Managed by postmaster.mail.tls_policy: changes made here are overwritten.\n"
 SHA256 = "6E:BD:4C:48:C0:3E:D1:7D:4E:7C:95:E9:C7:2A:4E:61:1D:C3:A0:45:1B:3F:8D:28:9B:63:E5:64:9C:92:E5:EB"
@@ -50,25 +49,11 @@ ACCEPTED = [
 POLICIES = [policy for policy, dummy in ACCEPTED]
 
 
-@pytest.fixture
-def tables(tmp_path):
-    directory = tmp_path / "tables"
-    directory.mkdir()
-    return directory
-
-
 def tls_policy(config_dir, path, policies=None, check_mode=False, diff=False, **options):
     args = dict(options, path=str(path), config_dir=str(config_dir))
     if policies is not None:
         args["policies"] = policies
     return run_module("tls_policy", args, check_mode=check_mode, diff=diff)
-
-
-def query(config_dir, key, reference):
-    completed = subprocess.run(["postmap", "-c", str(config_dir), "-q", key, reference],
-                               capture_output=True, text=True, check=False)
-    assert completed.returncode in (0, 1), completed.stderr
-    return completed.stdout.rstrip("\n") if completed.returncode == 0 else None
 
 
 def set_main_cf(config_dir, text):
