@@ -25,12 +25,19 @@ activate() {
 }
 
 # Wait until systemd in a container has finished booting ("degraded" is normal on trixie).
+# Returns non-zero after 120 s, having printed what the container last said.
 wait_for_systemd() {
-  local container=$1 state
-  for _ in $(seq 1 120); do
-    state=$(podman exec "$container" systemctl is-system-running 2>/dev/null || true)
-    case "$state" in running|degraded) return 0 ;; esac
+  local container=$1 state="" error="" errfile
+  errfile=$(mktemp)
+  for _ in $(seq 1 240); do
+    state=$(podman exec "$container" systemctl is-system-running 2>"$errfile" || true)
+    error=$(tr '\n' ' ' <"$errfile")
+    case "$state" in running|degraded) rm -f "$errfile"; return 0 ;; esac
     sleep 0.5
   done
-  die "systemd in container $container did not finish booting (state: ${state:-unknown})"
+  rm -f "$errfile"
+  log "systemd in container $container did not finish booting: state '${state:-none}', last error '${error:-none}'"
+  log "container status: $(podman inspect -f '{{.State.Status}} exit={{.State.ExitCode}} {{.State.Error}}' "$container" 2>&1)"
+  podman logs --tail 20 "$container" >&2 2>&1 || true
+  return 1
 }

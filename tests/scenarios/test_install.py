@@ -108,11 +108,15 @@ def test_site_playbook_runs_from_the_installed_copy(release):
 
 def wait_for_systemd(container, env):
     """As scripts/lib.sh's wait_for_systemd: "degraded" is normal on trixie."""
-    state = ""
-    for dummy in range(120):
-        state = subprocess.run(["podman", "exec", container, "systemctl", "is-system-running"], env=env,
-                               capture_output=True, text=True, check=False).stdout.strip()
+    state = error = ""
+    for dummy in range(240):
+        probe = subprocess.run(["podman", "exec", container, "systemctl", "is-system-running"], env=env,
+                               capture_output=True, text=True, check=False)
+        state, error = probe.stdout.strip(), probe.stderr.strip()
         if state in ("running", "degraded"):
             return
         time.sleep(0.5)
-    pytest.fail("systemd in %s did not finish booting (state: %s)" % (container, state or "unknown"))
+    status = subprocess.run(["podman", "inspect", "-f", "{{.State.Status}} exit={{.State.ExitCode}}", container],
+                            env=env, capture_output=True, text=True, check=False)
+    pytest.fail("systemd in %s did not finish booting: state %r, last error %r, container %s"
+                % (container, state, error, (status.stdout + status.stderr).strip()))
