@@ -211,6 +211,14 @@ def check_service_name(name):
         )
 
 
+def check_inet_port(name):
+    """An inet service is [host:]port; the port a number from 1 to 65535 or a service name."""
+    port = name.rsplit(":", 1)[-1]
+    if port.isdigit() and not 1 <= int(port) <= 65535:
+        raise MasterCfError("service %s/inet: invalid port %s: use a number from 1 to 65535 or a service "
+                            "name such as submission" % (name, port))
+
+
 def render_field(key, field, value):
     """The text of one of the five columns between type and command."""
     if value is None:
@@ -291,6 +299,8 @@ def desired_entries(services):
         check_service_name(name)
         if type_ not in SERVICE_TYPES:
             raise MasterCfError("service %s: invalid type %r: use one of %s" % (name, type_, ", ".join(SERVICE_TYPES)))
+        if type_ == "inet":
+            check_inet_port(name)
         key = "%s/%s" % (name, type_)
         if key in seen:
             raise MasterCfError("service %s is listed twice; merge the two items into one" % key)
@@ -479,6 +489,7 @@ class MasterCf(object):
         finally:
             shutil.rmtree(stage_dir, ignore_errors=True)
         staged = parse_postconf_m(stdout)
+        self._check_commands(changes)
         self._check_names(changes, stderr)
         self._check_result(changes, staged)
         return data, staged
@@ -487,6 +498,20 @@ class MasterCf(object):
     def _age(stage_dir):
         for name in ("main.cf", "master.cf"):
             age_file(os.path.join(stage_dir, name))
+
+    def _check_commands(self, changes):
+        """master(8) runs each command from daemon_directory; a missing program fails only when
+        the service is first used, so refuse it here."""
+        commands = {key: entry.command[0] for key, entry, dummy in changes if entry is not None}
+        if not commands:
+            return
+        daemon_dir = self.postconf.run(["-h", "daemon_directory"])[1].strip()
+        for key, command in sorted(commands.items()):
+            path = command if command.startswith("/") else os.path.join(daemon_dir, command)
+            if not os.path.isfile(path):
+                raise MasterCfError("service %s: command %s: there is no %s; use a Postfix daemon such as "
+                                    "smtpd, smtp or pipe, or install the package that provides it"
+                                    % (key, command, path))
 
     def _check_names(self, changes, stderr):
         unknown, undefined, deprecated = master_cf_warnings(stderr)

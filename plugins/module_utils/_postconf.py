@@ -23,7 +23,8 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     same_value,
     unused_parameters,
 )
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import age_file, postconf
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf_values import check_values
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import age_file, postconf, postmap
 
 DEFAULT_CONFIG_DIR = "/etc/postfix"
 
@@ -87,11 +88,18 @@ class MainCf(object):
             if os.path.isfile(master_cf):
                 shutil.copy(master_cf, os.path.join(stage_dir, "master.cf"))
             rc, stdout, stderr = postconf(self.module, stage_dir).run(["-n"], check=False)
+            # postmap reads the global parameters as every daemon does: a bad number or boolean is fatal.
+            dummy, dummy, fatal = postmap(self.module, stage_dir).run(
+                ["-q", "postmaster-check", "texthash:/dev/null"], check=False)
         finally:
             shutil.rmtree(stage_dir, ignore_errors=True)
         if rc != 0:
             detail = (stderr.strip().splitlines() or ["no message"])[-1].replace(stage_dir, self.config_dir)
             raise MainCfError("Postfix cannot read the new main.cf, nothing was written: %s" % detail)
+        if "fatal:" in fatal:
+            raise MainCfError("Postfix would refuse the new main.cf, nothing was written: %s; fix the value"
+                              % fatal.strip().splitlines()[-1].split("fatal: ", 1)[1])
+        check_values(changes, self._table_types)
         unused = unused_parameters(stderr)
         if not allow_custom:
             unknown = sorted(name for name in unused if changes.get(name) is not None)
@@ -104,6 +112,9 @@ class MainCf(object):
                     "parameter %s: Postfix would read %r instead of %r; write the value "
                     "on one line without '#' comments" % (name, staged.get(name), value)
                 )
+
+    def _table_types(self):
+        return self.postconf.run(["-m"])[1].split()
 
     def _unknown_message(self, unknown):
         close = close_parameter_names(self.postconf, unknown)

@@ -1,0 +1,392 @@
+"""Safety on one real, fully converged host (TLS, stunnel, SMTPS relay with SASL, TLS
+policies, three Maildir users):
+
+- secrets: a `-vvv --diff` run that rewrites the SASL table and the keys shows neither the
+  password nor a line of any private key, and key files and SASL tables are 0600 root;
+- bad inputs: dozens of bad values for the modules and the roles each fail with a one-line
+  message that says what is wrong, and no configuration file on the host changes;
+- no mail lost: a stream of at least 500 messages runs through a reload and a restart,
+  and every message lands in a Maildir exactly once with the queue empty afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import PROJECT_ROOT
+from test_install import wait_for_systemd
+
+HERE = Path(__file__).resolve().parent / "safety"
+IMAGE = "localhost/debian-bookworm:base"
+USERS = ["alice", "bob", "carol"]
+FINGERPRINT = "6E:BD:4C:48:C0:3E:D1:7D:4E:7C:95:E9:C7:2A:4E:61:1D:C3:A0:45:1B:3F:8D:28:9B:63:E5:64:9C:92:E5:EB"
+# Every file whose bytes a bad input must leave alone.
+WATCHED = "/etc/postfix /etc/stunnel /etc/s-nail.rc /etc/profile.d /etc/systemd/system/postmaster-stunnel.service"
+
+
+def mission_vars(root):
+    return {
+        "ansible_connection": "containers.podman.podman",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "tls_controller_dir": str(root / "pki"),
+        "tls_server_names": ["mail.safety.test"],
+        "tls_client_certificate_enabled": True,
+        "postfix_myhostname": "mail.safety.test",
+        "postfix_mydomain": "safety.test",
+        "postfix_relay": {
+            "host": "relay.safety.test", "address": "127.0.0.1", "port": 4650, "method": "smtps",
+            "tls_level": "secure", "domains": ["relay.safety.test"],
+            "username": "edge@safety.test", "password": "{{ safety_relay_password }}",
+        },
+        "postfix_tls_policies": [
+            {"destination": "partner.safety.test", "level": "verify", "match": ["nexthop"]},
+            {"destination": "[127.0.0.1]:4651", "level": "fingerprint", "match": [FINGERPRINT]},
+        ],
+        "stunnel_tunnels": [{"name": "relay", "accept": "127.0.0.1:10465", "connect": "127.0.0.1:4650",
+                             "ca_file": "/etc/postfix/tls/ca.pem", "check_host": "relay.safety.test"}],
+        "maildir_users": USERS,
+    }
+
+
+class Host:
+    def __init__(self, root, name):
+        self.root, self.name = root, name
+        self.env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                        CONTAINERS_CONF=str(PROJECT_ROOT / "containers" / "containers.conf"))
+        self.inventory = root / "inventory.yml"
+        self.inventory.write_text(yaml.safe_dump({"all": {"hosts": {name: mission_vars(root)}}}))
+        self.secrets = root / "secrets.yml"
+
+    def set_password(self, password):
+        self.secrets.write_text(yaml.safe_dump({"safety_relay_password": password}))
+
+    def playbook(self, playbook, *options, check=True, timeout=600):
+        command = ["ansible-playbook", "-i", str(self.inventory), "-e", "@%s" % self.secrets, *options, str(playbook)]
+        completed = subprocess.run(command, cwd=self.root, env=self.env, capture_output=True, text=True,
+                                   timeout=timeout, check=False)
+        if check:
+            assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
+        return completed
+
+    def sh(self, script, check=True, timeout=120):
+        completed = subprocess.run(["podman", "exec", self.name, "bash", "-c", script], env=self.env,
+                                   capture_output=True, text=True, timeout=timeout, check=False)
+        if check:
+            assert completed.returncode == 0, "%s\n%s%s" % (script, completed.stdout, completed.stderr)
+        return completed.stdout
+
+    def copy_in(self, source, dest):
+        subprocess.run(["podman", "cp", str(source), "%s:%s" % (self.name, dest)], env=self.env, check=True)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    root = tmp_path_factory.mktemp("safety")
+    name = "postmaster-safety-test-%d" % os.getpid()
+    server = Host(root, name)
+    server.set_password("Safety-First-%d-pw" % os.getpid())
+    subprocess.run(["podman", "rm", "-f", name], env=server.env, capture_output=True, check=False)
+    subprocess.run(["podman", "run", "-d", "--name", name, "--hostname", "mail.safety.test", "--privileged",
+                    IMAGE, "/sbin/init"], env=server.env, capture_output=True, check=True)
+    try:
+        wait_for_systemd(name, server.env)
+        started = time.monotonic()
+        server.playbook(HERE / "converge.yml")
+        print("converge: %.0f s" % (time.monotonic() - started))
+        yield server
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], env=server.env, capture_output=True, check=False)
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+SECRET_FILES = ("/etc/postfix/postmaster_sasl_passwd /etc/postfix/postmaster_sasl_passwd.* "
+                "/etc/postfix/tls/server-*.pem /etc/postfix/tls/client-*.pem")
+
+
+def key_lines(pki):
+    """The body lines of every private key on the controller (and of the chain files that hold them)."""
+    lines = set()
+    for path in list(pki.rglob("*.key")) + list(pki.rglob("*-*.pem")):
+        text = path.read_text()
+        if "PRIVATE KEY" not in text:
+            continue
+        block = text.split("PRIVATE KEY-----", 1)[1].split("-----END", 1)[0]
+        lines.update(line.strip() for line in block.splitlines() if len(line.strip()) >= 16)
+    return lines
+
+
+def assert_secret_files_private(host):
+    listing = host.sh("stat -c '%%a %%U %%G %%n' %s" % SECRET_FILES).splitlines()
+    assert len(listing) >= 4, listing   # SASL source and built table, server and client chain
+    assert [line for line in listing if not line.startswith("600 root root ")] == [], listing
+
+
+def task_status(output, task):
+    """ok, changed, failed or skipping: how TASK [task] ended for the host in ansible-playbook's output."""
+    section = output.split("TASK [%s]" % task, 1)[1].split("\nTASK [", 1)[0]
+    for line in section.splitlines():
+        for status in ("changed", "ok", "failed", "skipping", "fatal"):
+            if line.startswith(status + ":"):
+                return status
+    return None
+
+
+def test_secret_files_are_0600_root(host):
+    assert_secret_files_private(host)
+
+
+def test_verbose_diff_run_that_rewrites_secrets_shows_none(host):
+    pki = host.root / "pki"
+    old_password = yaml.safe_load(host.secrets.read_text())["safety_relay_password"]
+    old_lines = key_lines(pki)
+    new_password = "Rotated-%s" % old_password[::-1]
+    host.set_password(new_password)
+    # The chain files on the host go away, so the run installs them again; the keys rotate.
+    host.sh("rm -f /etc/postfix/tls/server-*.pem /etc/postfix/tls/client-*.pem")
+    completed = host.playbook(HERE / "converge.yml", "-vvv", "--diff", "-e", "tls_force_renewal=true",
+                              "-e", "tls_rotate_key=true")
+    output = completed.stdout + completed.stderr
+    new_lines = key_lines(pki)
+    assert new_lines - old_lines, "the keys did not rotate"
+    assert len(old_lines) >= 8
+    assert old_password not in output and new_password not in output
+    leaked = sorted(line for line in old_lines | new_lines if line in output)
+    assert leaked == [], "private key lines in the output: %s" % leaked[:3]
+    # The run really rewrote the secrets: the table holds the new password, Postfix uses the new chain.
+    assert new_password in host.sh("cat /etc/postfix/postmaster_sasl_passwd")
+    assert task_status(output, "postmaster.mail.postfix : Build the SASL password table") == "changed"
+    assert task_status(output, "postmaster.mail.tls : Install the server chain file") == "changed"
+    assert_secret_files_private(host)
+    chain = host.sh("postconf -h smtpd_tls_chain_files").strip()
+    assert host.sh("test -s %s && echo ok" % chain).strip() == "ok"
+
+
+# --- bad inputs ----------------------------------------------------------------------------
+
+# name: (module or "role:NAME", arguments or role variables, words the message must contain)
+BAD_INPUTS = {
+    "postconf unknown parameter": ("postconf", {"parameters": {"myhostnme": "x.safety.test"}},
+                                   ["myhostnme", "did you mean: myhostname"]),
+    "postconf missing map file": ("postconf", {"parameters": {"transport_maps": "hash:/no/such/file"}},
+                                  ["/no/such/file"]),
+    "postconf unknown map type": ("postconf", {"parameters": {"transport_maps": "nosuchtype:/etc/postfix/x"}},
+                                  ["nosuchtype"]),
+    "postconf non-numeric limit": ("postconf", {"parameters": {"message_size_limit": "lots"}},
+                                   ["message_size_limit", "lots"]),
+    "postconf bad boolean": ("postconf", {"parameters": {"smtputf8_enable": "perhaps"}},
+                             ["smtputf8_enable", "perhaps"]),
+    "postconf bad inet_protocols": ("postconf", {"parameters": {"inet_protocols": "ipv5"}}, ["ipv5"]),
+    "postconf bad TLS level": ("postconf", {"parameters": {"smtpd_tls_security_level": "tight"}},
+                               ["smtpd_tls_security_level", "tight"]),
+    "postconf_master port 70000": ("postconf_master", {"services": [
+        {"name": "70000", "type": "inet", "command": "smtpd"}]}, ["70000"]),
+    "postconf_master unknown daemon": ("postconf_master", {"services": [
+        {"name": "2525", "type": "inet", "command": "nosuchdaemon"}]}, ["nosuchdaemon"]),
+    "postconf_master bad type": ("postconf_master", {"services": [
+        {"name": "2525", "type": "socket", "command": "smtpd"}]}, ["socket"]),
+    "postconf_master unknown -o": ("postconf_master", {"services": [
+        {"name": "submission", "type": "inet", "command": "smtpd",
+         "options": {"smtpd_tls_security_levl": "encrypt"}}]}, ["smtpd_tls_security_levl"]),
+    "postmap missing directory": ("postmap", {"path": "/no/such/dir/table", "entries": {"a": "b"}},
+                                  ["/no/such/dir"]),
+    "postmap unknown type": ("postmap", {"path": "/etc/postfix/safety_table", "type": "nosuchtype",
+                                         "entries": {"a": "b"}}, ["nosuchtype"]),
+    "postmap key with space": ("postmap", {"path": "/etc/postfix/safety_table", "entries": {"bad key": "b"}},
+                               ["bad key"]),
+    "postmap bad mode": ("postmap", {"path": "/etc/postfix/safety_table", "entries": {"a": "b"}, "mode": "999"},
+                         ["mode"]),
+    "tls_policy level tight": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
+        {"destination": "relay.safety.test", "level": "tight"}]}, ["tight"]),
+    "tls_policy malformed fingerprint": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
+        {"destination": "relay.safety.test", "level": "fingerprint", "match": ["ZZ:12:XY"]}]}, ["ZZ:12:XY"]),
+    "tls_policy bad destination": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
+        {"destination": "[relay.safety.test", "level": "secure"}]}, ["[relay.safety.test"]),
+    "tls_policy port 70000": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
+        {"destination": "[relay.safety.test]:70000", "level": "secure"}]}, ["70000"]),
+    "tls_policy match with may": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
+        {"destination": "relay.safety.test", "level": "may", "match": ["nexthop"]}]}, ["match"]),
+    "tls_policy unknown protocol": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
+        {"destination": "relay.safety.test", "level": "secure", "protocols": [">=TLSv9"]}]}, ["TLSv9"]),
+    "mail_probe port 70000": ("mail_probe", {"recipient": "alice", "port": 70000}, ["70000"]),
+    "mail_probe unknown security": ("mail_probe", {"recipient": "alice", "security": "tls"}, ["security", "tls"]),
+    "mail_probe missing CA file": ("mail_probe", {"recipient": "alice", "security": "starttls",
+                                                  "ca_file": "/no/such/ca.pem"}, ["/no/such/ca.pem"]),
+    "mail_probe password in clear": ("mail_probe", {"recipient": "alice", "security": "plain",
+                                                    "username": "alice", "password": "x"}, ["only over TLS"]),
+    "maildir unknown user": ("maildir", {"users": ["no-such-user"]}, ["no-such-user", "does not exist"]),
+    "maildir name escapes home": ("maildir", {"users": ["alice"], "name": "../etc"}, ["Maildir name"]),
+    "maildir bad mode": ("maildir", {"users": ["alice"], "mode": "999"}, ["mode"]),
+    "postfix relay method pigeon": ("role:postfix", {"postfix_relay": {"host": "relay.safety.test",
+                                                                       "method": "pigeon"}}, ["method", "pigeon"]),
+    "postfix relay without host": ("role:postfix", {"postfix_relay": {"method": "smtps"}}, ["host"]),
+    "postfix relay port 70000": ("role:postfix", {"postfix_relay": {"host": "relay.safety.test", "port": 70000}},
+                                 ["port", "70000"]),
+    "postfix relay fingerprint without fingerprints": ("role:postfix", {"postfix_relay": {
+        "host": "relay.safety.test", "tls_level": "fingerprint"}}, ["fingerprints"]),
+    "postfix relay tunnel port 0": ("role:postfix", {"postfix_relay": {
+        "host": "relay.safety.test", "method": "stunnel", "tunnel_port": 0}}, ["tunnel_port", "0"]),
+    "postfix relay user without password": ("role:postfix", {"postfix_relay": {
+        "host": "relay.safety.test", "username": "edge"}}, ["password"]),
+    "postfix inet_protocols ipv5": ("role:postfix", {"postfix_inet_protocols": "ipv5"},
+                                    ["postfix_inet_protocols", "ipv5"]),
+    "postfix unknown main.cf parameter": ("role:postfix", {"postfix_main_cf": {"myhostnme": "x"}}, ["myhostnme"]),
+    "postfix missing map file": ("role:postfix", {"postfix_main_cf": {"transport_maps": "hash:/no/such/file"}},
+                                 ["/no/such/file"]),
+    "postfix TLS policy level tight": ("role:postfix", {"postfix_tls_policies": [
+        {"destination": "partner.safety.test", "level": "tight"}]}, ["tight"]),
+    "postfix missing chain file": ("role:postfix", {"postfix_smtpd_tls_chain_files": ["/no/such/chain.pem"]},
+                                   ["/no/such/chain.pem"]),
+    "postfix TLS log level 7": ("role:postfix", {"postfix_tls_loglevel": 7}, ["postfix_tls_loglevel", "7"]),
+    "postfix master.cf port 70000": ("role:postfix", {"postfix_master_cf_services": [
+        {"name": "70000", "type": "inet", "command": "smtpd"}]}, ["70000"]),
+    "stunnel accept port 70000": ("role:stunnel", {"stunnel_tunnels": [
+        {"name": "relay", "accept": "127.0.0.1:70000", "connect": "127.0.0.1:4650",
+         "ca_file": "/etc/postfix/tls/ca.pem"}]}, ["70000"]),
+    "stunnel accept not loopback": ("role:stunnel", {"stunnel_tunnels": [
+        {"name": "relay", "accept": "0.0.0.0:10465", "connect": "127.0.0.1:4650",
+         "ca_file": "/etc/postfix/tls/ca.pem"}]}, ["loopback"]),
+    "stunnel bad tunnel name": ("role:stunnel", {"stunnel_tunnels": [
+        {"name": "re lay]", "accept": "127.0.0.1:10465", "connect": "127.0.0.1:4650",
+         "ca_file": "/etc/postfix/tls/ca.pem"}]}, ["re lay]"]),
+    "stunnel connect without port": ("role:stunnel", {"stunnel_tunnels": [
+        {"name": "relay", "accept": "127.0.0.1:10465", "connect": "relay.safety.test",
+         "ca_file": "/etc/postfix/tls/ca.pem"}]}, ["connect"]),
+    "stunnel TLSv1.0": ("role:stunnel", {"stunnel_tls_min_version": "TLSv1.0"}, ["stunnel_tls_min_version"]),
+    "mail_client folder injection": ("role:mail_client", {"mail_client_folder": "Maildir\"; touch /tmp/owned; \""},
+                                     ["mail_client_folder"]),
+    "mail_client setting with newline": ("role:mail_client", {"mail_client_extra_settings": ["set hold\n!reboot"]},
+                                         ["mail_client_extra_settings"]),
+    "maildir role unknown user": ("role:maildir", {"maildir_users": ["no-such-user"]}, ["no-such-user"]),
+    "maildir role name escapes home": ("role:maildir", {"maildir_name": "../../etc"}, ["Maildir name"]),
+    "tls unknown mode": ("role:tls", {"tls_ca_mode": "borrowed"}, ["tls_ca_mode", "borrowed"]),
+    "tls key type DSA": ("role:tls", {"tls_key_type": "DSA"}, ["tls_key_type", "DSA"]),
+    "tls renew after expiry": ("role:tls", {"tls_renew_days": 400}, ["tls_renew_days"]),
+    "tls supplied key does not match": ("role:tls", {
+        "tls_ca_mode": "supplied", "tls_supplied_ca_certificate": "{{ tls_controller_dir }}/ca/ca.crt",
+        "tls_supplied_server_certificate": "{{ tls_controller_dir }}/ca/ca.crt",
+        "tls_supplied_server_key": "{{ tls_controller_dir }}/hosts/{{ inventory_hostname }}/server.key"},
+        ["does not belong"]),
+    "tls supplied file missing": ("role:tls", {
+        "tls_ca_mode": "supplied", "tls_supplied_ca_certificate": "{{ tls_controller_dir }}/ca/ca.crt",
+        "tls_supplied_server_certificate": "/no/such/cert.pem",
+        "tls_supplied_server_key": "{{ tls_controller_dir }}/hosts/{{ inventory_hostname }}/server.key"},
+        ["/no/such/cert.pem"]),
+}
+
+
+def bad_inputs_playbook(results_file):
+    """One play: a block per case, whose rescue records what failed and why."""
+    tasks = [{"name": "Publish the certificate facts the postfix role reads",
+              "ansible.builtin.include_role": {"name": "postmaster.mail.tls"}},
+             {"name": "Start with no results", "ansible.builtin.set_fact": {"safety_results": {}}}]
+    for number, (name, (target, arguments, dummy)) in enumerate(BAD_INPUTS.items()):
+        if target.startswith("role:"):
+            step = {"ansible.builtin.include_role": {"name": "postmaster.mail." + target[5:]}, "vars": arguments}
+        else:
+            step = {"postmaster.mail." + target: arguments}
+        key = "case%d" % number
+        tasks.append({"name": name, "block": [
+            dict({"name": "Try: " + name}, **step),
+            {"name": "Record that it was accepted", "ansible.builtin.set_fact": {
+                "safety_results": "{{ safety_results | combine({'%s': {'failed': false}}) }}" % key}},
+        ], "rescue": [{"name": "Record why it failed", "ansible.builtin.set_fact": {
+            "safety_results": "{{ safety_results | combine({'%s': {'failed': true, "
+                              "'msg': ansible_failed_result.msg | default(''), "
+                              "'errors': ansible_failed_result.argument_errors | default(none)}}) }}" % key}}]})
+    tasks.append({"name": "Save the results", "ansible.builtin.copy": {
+        "content": "{{ safety_results | to_nice_json }}", "dest": str(results_file), "mode": "0600"},
+        "delegate_to": "localhost"})
+    return [{"name": "Bad inputs", "hosts": "all", "gather_facts": False, "tasks": tasks}]
+
+
+def config_hashes(host):
+    listing = host.sh("find %s -type f -print0 | sort -z | xargs -0 sha256sum" % WATCHED)
+    return dict(reversed(line.split(None, 1)) for line in listing.splitlines())
+
+
+def failure_message(result):
+    """Role argument specs fail with a header line and one line per error: the error is the message."""
+    if result.get("errors"):
+        assert len(result["errors"]) == 1, result
+        return result["errors"][0]
+    return result["msg"]
+
+
+def test_bad_inputs_fail_with_one_line_and_change_nothing(host):
+    before = config_hashes(host)
+    assert any(path.endswith("postmaster_sasl_passwd.db") for path in before), sorted(before)
+    playbook = host.root / "bad_inputs.yml"
+    results_file = host.root / "bad_inputs.json"
+    playbook.write_text(yaml.safe_dump(bad_inputs_playbook(results_file), sort_keys=False, width=1000))
+    started = time.monotonic()
+    host.playbook(playbook)
+    elapsed = time.monotonic() - started
+    results = json.loads(results_file.read_text())
+    problems = []
+    for number, (name, (target, arguments, fragments)) in enumerate(BAD_INPUTS.items()):
+        result = results.get("case%d" % number)
+        if not result or not result["failed"]:
+            problems.append("%s: accepted" % name)
+            continue
+        message = failure_message(result)
+        if "\n" in message.strip() or not message.strip():
+            problems.append("%s: not one line: %r" % (name, message))
+        missing = [fragment for fragment in fragments if fragment not in message]
+        if missing:
+            problems.append("%s: %r lacks %s" % (name, message, missing))
+    print("%d bad inputs in %.0f s" % (len(BAD_INPUTS), elapsed))
+    for number, name in enumerate(BAD_INPUTS):
+        print("  %s: %s" % (name, failure_message(results.get("case%d" % number, {"msg": "?"}))))
+    after = config_hashes(host)
+    changed = sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))
+    assert problems == [] and changed == [], "\n".join(problems + ["changed: %s" % changed])
+
+
+# --- no mail lost --------------------------------------------------------------------------
+
+def test_no_mail_lost_through_reload_and_restart(host):
+    tag = "stream%d" % os.getpid()
+    host.copy_in(HERE / "stream.py", "/root/stream.py")
+    host.copy_in(HERE / "count_maildir.py", "/root/count_maildir.py")
+    host.sh("rm -f /root/stream.stop")
+    stream = subprocess.Popen(["podman", "exec", host.name, "python3", "/root/stream.py", "500", "0.05",
+                               "/root/stream.stop", tag, ",".join(USERS)], env=host.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    try:
+        time.sleep(3)
+        reload_run = host.playbook(HERE / "reconfigure.yml", "-e",
+                                   '{"postfix_main_cf": {"smtpd_banner": "$myhostname ESMTP safety"}}')
+        restart_run = host.playbook(HERE / "reconfigure.yml", "-e",
+                                    '{"postfix_main_cf": {"smtpd_banner": "$myhostname ESMTP safety"}}',
+                                    "-e", "postfix_inet_protocols=ipv4")
+    finally:
+        host.sh("touch /root/stream.stop")
+        stdout, stderr = stream.communicate(timeout=300)
+    assert stream.returncode == 0, stdout + stderr
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert "RUNNING HANDLER [postmaster.mail.postfix : Reload Postfix]" in reload_run.stdout
+    assert "RUNNING HANDLER [postmaster.mail.postfix : Restart Postfix]" in restart_run.stdout
+    assert host.sh("postconf -h inet_protocols").strip() == "ipv4"
+    for dummy in range(120):
+        queue = host.sh("postqueue -j")
+        counts = json.loads(host.sh("python3 /root/count_maildir.py %s %s" % (tag, ",".join(USERS))))
+        if not queue.strip() and len(counts) >= summary["sent"]:
+            break
+        time.sleep(1)
+    duration = time.monotonic() - started
+    print("stream: %s; %.1f messages/s; delivered and counted after %.0f s"
+          % (summary, summary["sent"] / summary["seconds"], duration))
+    expected = {"<%s-%06d@safety.test>" % (tag, number) for number in range(summary["sent"])}
+    assert summary["sent"] >= 500
+    assert queue.strip() == "", queue
+    assert set(counts) == expected, (sorted(expected - set(counts))[:5], sorted(set(counts) - expected)[:5])
+    assert [key for key, copies in counts.items() if copies != 1] == []
