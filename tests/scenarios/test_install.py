@@ -13,12 +13,12 @@ import json
 import os
 import subprocess
 import tarfile
-import time
 
 import pytest
 import yaml
 
 from conftest import PROJECT_ROOT
+from systemd_container import systemd_container
 
 GALAXY = yaml.safe_load((PROJECT_ROOT / "galaxy.yml").read_text())
 IMAGE = "localhost/debian-bookworm:base"
@@ -88,11 +88,7 @@ def test_site_playbook_runs_from_the_installed_copy(release):
                          "ansible_python_interpreter": "/usr/bin/python3"}},
         "vars": {"postfix_myhostname": "mail.install.test", "postfix_mydomain": "install.test"},
     }}))
-    subprocess.run(["podman", "rm", "-f", name], env=env, capture_output=True, check=False)
-    run(["podman", "run", "-d", "--name", name, "--hostname", "mail.install.test", "--privileged",
-         IMAGE, "/sbin/init"], release["root"], env)
-    try:
-        wait_for_systemd(name, env)
+    with systemd_container(name, IMAGE, env, "mail.install.test"):
         output = run(["ansible-playbook", "-i", str(inventory), "postmaster.mail.site"], release["root"], env,
                      timeout=900)
         recap = [line for line in output.splitlines() if line.startswith(name)]
@@ -102,21 +98,3 @@ def test_site_playbook_runs_from_the_installed_copy(release):
         assert hostname.strip() == "mail.install.test"
         state = run(["podman", "exec", name, "systemctl", "is-active", "postfix"], release["root"], env)
         assert state.strip() == "active"
-    finally:
-        subprocess.run(["podman", "rm", "-f", "-t", "0", name], env=env, capture_output=True, check=False)
-
-
-def wait_for_systemd(container, env):
-    """As scripts/lib.sh's wait_for_systemd: "degraded" is normal on trixie."""
-    state = error = ""
-    for dummy in range(240):
-        probe = subprocess.run(["podman", "exec", container, "systemctl", "is-system-running"], env=env,
-                               capture_output=True, text=True, check=False)
-        state, error = probe.stdout.strip(), probe.stderr.strip()
-        if state in ("running", "degraded"):
-            return
-        time.sleep(0.5)
-    status = subprocess.run(["podman", "inspect", "-f", "{{.State.Status}} exit={{.State.ExitCode}}", container],
-                            env=env, capture_output=True, text=True, check=False)
-    pytest.fail("systemd in %s did not finish booting: state %r, last error %r, container %s"
-                % (container, state, error, (status.stdout + status.stderr).strip()))

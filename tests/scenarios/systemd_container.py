@@ -1,0 +1,39 @@
+"""A throwaway Debian container booted with systemd, for scenario tests that own their host."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import time
+
+import pytest
+
+
+@contextlib.contextmanager
+def systemd_container(name, image, env, hostname):
+    """Start NAME from IMAGE with systemd as PID 1, wait until it has booted, remove it after."""
+    subprocess.run(["podman", "rm", "-f", "-t", "0", name], env=env, capture_output=True, check=False)
+    started = subprocess.run(["podman", "run", "-d", "--name", name, "--hostname", hostname, "--privileged",
+                              image, "/sbin/init"], env=env, capture_output=True, text=True, check=False)
+    assert started.returncode == 0, started.stderr
+    try:
+        wait_for_systemd(name, env)
+        yield name
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], env=env, capture_output=True, check=False)
+
+
+def wait_for_systemd(container, env):
+    """As scripts/lib.sh's wait_for_systemd: "degraded" is normal on trixie."""
+    state = error = ""
+    for dummy in range(240):
+        probe = subprocess.run(["podman", "exec", container, "systemctl", "is-system-running"], env=env,
+                               capture_output=True, text=True, check=False)
+        state, error = probe.stdout.strip(), probe.stderr.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(0.5)
+    status = subprocess.run(["podman", "inspect", "-f", "{{.State.Status}} exit={{.State.ExitCode}}", container],
+                            env=env, capture_output=True, text=True, check=False)
+    pytest.fail("systemd in %s did not finish booting: state %r, last error %r, container %s"
+                % (container, state, error, (status.stdout + status.stderr).strip()))
