@@ -1,0 +1,153 @@
+#!/usr/bin/python
+# Copyright (c) 2026, postmaster.mail contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: drift_check
+short_description: Compare a mail host with its desired state in one call, changing nothing
+version_added: 0.1.0
+description:
+  - Checks packages, services, files, main.cf parameters, master.cf services, lookup tables
+    and Maildirs against a desired state given as data, and reports what differs. It never
+    changes the host.
+  - Made for the roles of this collection, which run it first and skip their other tasks
+    when nothing differs, so a re-run of an unchanged host costs one remote call.
+  - Each kind of state is read once per call (the dpkg status file, one C(systemctl show),
+    one C(postconf -n) per configuration directory, one C(postconf -M)), and compared the way
+    the module that repairs it compares: main.cf differs exactly when
+    M(postmaster.mail.postconf) would change it, master.cf when
+    M(postmaster.mail.postconf_master) would, Maildirs when M(postmaster.mail.maildir) would.
+  - Files are compared by SHA-256 digest, so file contents, including secrets, never travel
+    in the module arguments.
+  - A desired state the repairing module would refuse (an unknown parameter, a user without
+    a home directory) is reported as a difference, so that module runs and says why.
+author: postmaster.mail contributors (@postmaster-mail)
+extends_documentation_fragment:
+  - postmaster.mail.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+options:
+  checks:
+    description:
+      - "Named checks, as C(name: desired state); the result reports differences per name,
+        so each role can ask whether anything of its own differs."
+      - "A desired state has any of these keys:
+        C(packages) (list of Debian package names that must be installed);
+        C(services) (list of C({name, enabled, active}), booleans, a missing one not checked);
+        C(files) (list of C({path, state, sha256, block, mode, owner, group}): C(state=absent)
+        means the file must not exist, C(sha256) is the digest of the whole content,
+        C(block) is C({begin, end, sha256}) for the lines between two marker lines as
+        M(ansible.builtin.blockinfile) writes them);
+        C(main_cf) (C({parameters, state, config_dir}) as for M(postmaster.mail.postconf));
+        C(master_cf) (C({services, config_dir}) as for M(postmaster.mail.postconf_master));
+        C(tables) (list of C({path, type, sha256, mode, owner, group}): the source file's digest,
+        and built files that exist and are not older than the source);
+        C(maildirs) (C({users, name, mode, skel_dir, home_mailbox, config_dir}) as for
+        M(postmaster.mail.maildir))."
+    type: dict
+    default: {}
+  postfix_info:
+    description:
+      - Also return what M(postmaster.mail.postfix_info) returns, as RV(postfix_facts), in the same call.
+    type: bool
+    default: false
+  config_dir:
+    description:
+      - Postfix configuration directory for O(postfix_info).
+    type: path
+seealso:
+  - module: postmaster.mail.postconf
+  - module: postmaster.mail.postconf_master
+  - module: postmaster.mail.maildir
+"""
+
+EXAMPLES = r"""
+- name: Check the mail host
+  postmaster.mail.drift_check:
+    checks:
+      postfix:
+        packages: [postfix]
+        services:
+          - name: postfix
+            enabled: true
+            active: true
+        main_cf:
+          parameters:
+            myhostname: mail.example.org
+      mail_client:
+        files:
+          - path: /etc/profile.d/postmaster-mail.sh
+            sha256: "{{ profile_text | hash('sha256') }}"
+            mode: "0644"
+            owner: root
+            group: root
+  register: mail_drift
+
+- name: Configure main.cf only when it differs
+  postmaster.mail.postconf:
+    parameters:
+      myhostname: mail.example.org
+  when: mail_drift.drift.postfix | length > 0
+"""
+
+RETURN = r"""
+drift:
+  description: For each named check, what differs on the host, one short sentence each; empty when nothing does.
+  returned: always
+  type: dict
+  sample:
+    postfix: ["main.cf myhostname", "service postfix: not running"]
+    mail_client: []
+drifted:
+  description: Whether any check found a difference.
+  returned: always
+  type: bool
+  sample: true
+postfix_facts:
+  description: What M(postmaster.mail.postfix_info) returns (version, directories, lookup table types, features).
+  returned: when O(postfix_info=true)
+  type: dict
+  sample: {installed: true, version: 3.7.11, default_database_type: hash}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.postmaster.mail.plugins.module_utils._drift import Checker, DriftError
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import gather
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            checks=dict(type="dict", default={}),
+            postfix_info=dict(type="bool", default=False),
+            config_dir=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    checker = Checker(module)
+    result = dict(changed=False)
+    try:
+        for name, spec in module.params["checks"].items():
+            if not isinstance(spec, dict):
+                raise DriftError("check %s: give the desired state as a dictionary" % name)
+        result["drift"] = {name: checker.check(spec) for name, spec in module.params["checks"].items()}
+        if module.params["postfix_info"]:
+            result["postfix_facts"] = gather(module, module.params["config_dir"])
+    except (DriftError, PostfixCommandError) as exc:
+        module.fail_json(msg=str(exc))
+    result["drifted"] = any(result["drift"].values())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
