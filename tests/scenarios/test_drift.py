@@ -1,0 +1,78 @@
+"""Re-runs skip the roles' remote work only when nothing differs: after a converge, a re-run
+makes one postmaster.mail.drift_check call and changes nothing; drift made by hand on the
+host (main.cf edited, /etc/s-nail.rc deleted, a file's mode changed, Postfix stopped, a
+Maildir removed) shows in --check --diff without being repaired, and the next real run
+repairs every piece of it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import yaml
+
+from conftest import PROJECT_ROOT
+from systemd_container import systemd_container
+
+IMAGE = "localhost/debian-bookworm:base"
+DRIFT = ("postconf -e myhostname=drifted.example; rm -f /etc/s-nail.rc; "
+         "chmod 0600 /etc/profile.d/postmaster-mail.sh; systemctl stop postfix; rm -rf /home/dave/Maildir")
+STATE = ("postconf -h myhostname; systemctl is-active postfix || true; ls /home/dave/Maildir; "
+         "grep -c 'postmaster.mail managed block' /etc/s-nail.rc || true; stat -c %a /etc/profile.d/postmaster-mail.sh")
+GOOD_STATE = "mail.drift.test\nactive\ncur\nnew\ntmp\n2\n644\n"
+
+
+def run(command, timeout=1200):
+    completed = subprocess.run(command, cwd=PROJECT_ROOT, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
+                               capture_output=True, text=True, check=False, timeout=timeout)
+    assert completed.returncode == 0, "%s\n%s%s" % (command, completed.stdout[-5000:], completed.stderr[-3000:])
+    return completed.stdout
+
+
+def recap_changed(output, host):
+    recap = re.search(r"^%s\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0" % re.escape(host), output, re.M)
+    assert recap, output[-3000:]
+    return int(recap.group(1))
+
+
+def ran(output, task):
+    """Whether TASK ran on the host (ok or changed), not skipped."""
+    match = re.search(r"TASK \[%s\] \**\n(ok|changed|skipping)" % re.escape(task), output)
+    return bool(match) and match.group(1) != "skipping"
+
+
+def test_rerun_checks_once_and_repairs_drift(tmp_path):
+    name = "postmaster-drift-test-%d" % os.getpid()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "hosts": {name: {"ansible_connection": "containers.podman.podman",
+                         "ansible_python_interpreter": "/usr/bin/python3"}},
+        "vars": {"postfix_myhostname": "mail.drift.test", "postfix_mydomain": "drift.test",
+                 "maildir_users": ["dave"]},
+    }}))
+    site = ["ansible-playbook", "-i", str(inventory), "playbooks/site.yml"]
+    with systemd_container(name, IMAGE, dict(os.environ), "mail.drift.test"):
+        run(["podman", "exec", name, "useradd", "--create-home", "--shell", "/bin/bash", "dave"])
+        assert recap_changed(run(site), name) > 0
+
+        output = run(site)
+        assert recap_changed(output, name) == 0
+        assert ran(output, "postmaster.mail.postfix : Check the host against the desired state")
+        for task in ("postmaster.mail.postfix : Install Postfix", "postmaster.mail.postfix : Configure main.cf",
+                     "postmaster.mail.mail_client : Check the host against the desired state",
+                     "postmaster.mail.mail_client : Install the mail client",
+                     "postmaster.mail.maildir : Check the host against the desired state",
+                     "postmaster.mail.maildir : Make Maildirs and deliver local mail to them"):
+            assert not ran(output, task), task
+
+        run(["podman", "exec", name, "sh", "-c", DRIFT])
+        drifted = run(["podman", "exec", name, "sh", "-c", STATE])
+        checked = run(site + ["--check", "--diff"])
+        assert recap_changed(checked, name) >= 5
+        assert "drifted.example" in checked  # the real diff of main.cf
+        assert run(["podman", "exec", name, "sh", "-c", STATE]) == drifted
+
+        assert recap_changed(run(site), name) >= 5
+        assert run(["podman", "exec", name, "sh", "-c", STATE]) == GOOD_STATE
+        assert recap_changed(run(site), name) == 0
