@@ -22,6 +22,7 @@ import re
 import shutil
 import tempfile
 
+from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     NAME_PATTERN,
     MainCfError,
@@ -545,13 +546,15 @@ class MasterCf(object):
                                 % (key, " | ".join(item.line for item in found) or "no entry"))
 
     def write(self, data, backup):
-        """Replace master.cf atomically, keeping its owner and mode."""
+        """Replace master.cf atomically, keeping its owner and mode; return (backup file or
+        None, rollback copy)."""
         backup_file = self.module.backup_local(self.path) if backup else None
+        rollback_file = rollback.save(self.config_dir, "master.cf")
         fd, tmp_path = tempfile.mkstemp(prefix=".master.cf.", dir=self.config_dir)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         self.module.atomic_move(tmp_path, self.path)
-        return backup_file
+        return backup_file, rollback_file
 
 
 def _last_line(stderr, stage_dir=None, config_dir=None):

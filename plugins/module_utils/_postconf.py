@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 
+from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     RESTART_PARAMETERS,
     MainCfError,
@@ -128,12 +129,14 @@ class MainCf(object):
         )
 
     def write(self, new_text, backup):
+        """Replace main.cf atomically; return (backup file or None, rollback copy)."""
         backup_file = self.module.backup_local(self.path) if backup else None
+        rollback_file = rollback.save(self.config_dir, "main.cf")
         fd, tmp_path = tempfile.mkstemp(prefix=".main.cf.", dir=self.config_dir)
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
             handle.write(new_text)
         self.module.atomic_move(tmp_path, self.path)
-        return backup_file
+        return backup_file, rollback_file
 
 
 def _defined_names(text):

@@ -119,6 +119,14 @@ restart_needed:
   returned: always
   type: bool
   sample: false
+rollback_file:
+  description:
+    - The copy of main.cf that M(postmaster.mail.postfix_apply) puts back when Postfix fails on the
+      new file. It is made at the first change only, so after several changes it still holds the
+      file Postfix last ran with.
+  returned: when main.cf changed (not in check mode)
+  type: str
+  sample: /etc/postfix/.postmaster-rollback/main.cf
 backup_file:
   description: Path of the copy of main.cf made before the change.
   returned: when O(backup=true) and main.cf changed
@@ -160,7 +168,7 @@ def main():
             if module._diff:
                 result["diff"] = describe(changes, current)
             if not module.check_mode:
-                backup_file = main_cf.write(new_text, module.params["backup"])
+                backup_file, result["rollback_file"] = main_cf.write(new_text, module.params["backup"])
                 if backup_file:
                     result["backup_file"] = backup_file
     except (MainCfError, PostfixCommandError) as exc:

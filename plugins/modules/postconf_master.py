@@ -211,6 +211,14 @@ diff:
   sample:
     before: ""
     after: "submission inet  n       -       y       -       -       smtpd -o syslog_name=postfix/submission\n"
+rollback_file:
+  description:
+    - The copy of master.cf that M(postmaster.mail.postfix_apply) puts back when Postfix fails on the
+      new file. It is made at the first change only, so after several changes it still holds the
+      file Postfix last ran with.
+  returned: when master.cf changed (not in check mode)
+  type: str
+  sample: /etc/postfix/.postmaster-rollback/master.cf
 backup_file:
   description: Path of the copy of master.cf made before the change.
   returned: when O(backup=true) and master.cf changed
@@ -266,7 +274,7 @@ def main():
             if module._diff:
                 result["diff"] = describe(changes, staged)
             if not module.check_mode:
-                backup_file = master_cf.write(data, module.params["backup"])
+                backup_file, result["rollback_file"] = master_cf.write(data, module.params["backup"])
                 if backup_file:
                     result["backup_file"] = backup_file
     except (MasterCfError, PostfixCommandError) as exc:

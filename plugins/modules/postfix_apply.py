@@ -1,0 +1,182 @@
+#!/usr/bin/python
+# Copyright (c) 2026, postmaster.mail contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: postfix_apply
+short_description: Make Postfix use its new configuration, or roll back to the previous one
+version_added: 0.1.0
+description:
+  - Runs C(postfix check), then reloads or restarts Postfix through systemd and checks with
+    C(postfix status) that it is still running a few seconds later.
+  - When any step fails, puts back the C(main.cf) and C(master.cf) that
+    M(postmaster.mail.postconf), M(postmaster.mail.postconf_master) and
+    M(postmaster.mail.maildir) saved before their first change, brings Postfix up on them,
+    and fails with one line that says what happened and quotes Postfix's own message (from
+    its terminal output, the journal or C(/var/log/mail.log)).
+  - On success the saved copies are discarded, so the next change saves the files Postfix
+    runs with now.
+  - Meant as the handler after those modules; the postmaster.mail.postfix role uses it.
+author: postmaster.mail contributors (@postmaster-mail)
+extends_documentation_fragment:
+  - postmaster.mail.attributes
+  - postmaster.mail.attributes.config_dir
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports what it would do and runs nothing, not even C(postfix check), which may
+        create missing directories.
+  diff_mode:
+    support: none
+  idempotent:
+    support: none
+    details:
+      - Every run reloads or restarts Postfix.
+options:
+  restart:
+    description:
+      - Stop and start Postfix instead of reloading it, as changes of C(inet_interfaces) or
+        C(inet_protocols) need (the C(restart_needed) result of M(postmaster.mail.postconf)
+        says when).
+      - Without it Postfix reloads, or starts when it is not running.
+    type: bool
+    default: false
+  running:
+    description:
+      - Whether Postfix should be running. With V(false) only C(postfix check) runs (and
+        the files are rolled back when it fails); Postfix is neither started nor stopped.
+    type: bool
+    default: true
+  service:
+    description: The systemd unit that runs Postfix.
+    type: str
+    default: postfix
+  settle_time:
+    description:
+      - Seconds to wait after the reload or restart before checking that Postfix still runs.
+        The master process exits when it cannot bind a listener, shortly after a reload.
+    type: float
+    default: 2
+notes:
+  - The saved copies are kept in C(.postmaster-rollback/) inside O(config_dir), readable by
+    root only. A copy is made only when none is pending, so after several changes in one
+    run it is still the configuration from before the run.
+  - Lookup tables are separate files and are not rolled back.
+seealso:
+  - module: postmaster.mail.postconf
+  - module: postmaster.mail.postconf_master
+  - name: postfix(1)
+    description: C(postfix check), C(reload) and C(status).
+    link: https://www.postfix.org/postfix.1.html
+"""
+
+EXAMPLES = r"""
+- name: Change main.cf
+  postmaster.mail.postconf:
+    parameters:
+      inet_interfaces: loopback-only
+  register: main_cf
+  notify: Apply the Postfix configuration
+
+# In handlers/main.yml
+- name: Apply the Postfix configuration
+  postmaster.mail.postfix_apply:
+    restart: "{{ main_cf.restart_needed }}"
+
+- name: Check a configuration while Postfix is meant to stay stopped
+  postmaster.mail.postfix_apply:
+    running: false
+"""
+
+RETURN = r"""
+performed:
+  description:
+    - What was (or in check mode would be) done to the Postfix service - V(reload),
+      V(restart), V(start) (a reload while Postfix was down) or V(none).
+  returned: success
+  type: str
+  sample: reload
+rollback_dir:
+  description: Where the copies of the previous main.cf and master.cf are kept.
+  returned: always
+  type: str
+  sample: /etc/postfix/.postmaster-rollback
+pending:
+  description: The files that had a saved copy when the module started.
+  returned: always
+  type: list
+  elements: str
+  sample: [main.cf]
+restored:
+  description: The files put back from the saved copies after a failure.
+  returned: failure
+  type: list
+  elements: str
+  sample: [main.cf, master.cf]
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
+from ansible_collections.postmaster.mail.plugins.module_utils._postconf import DEFAULT_CONFIG_DIR
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_apply import ApplyError, PostfixApply
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            restart=dict(type="bool", default=False),
+            running=dict(type="bool", default=True),
+            service=dict(type="str", default="postfix"),
+            settle_time=dict(type="float", default=2),
+            config_dir=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    config_dir = params["config_dir"] or os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIR
+    if not os.path.isfile(os.path.join(config_dir, "main.cf")):
+        module.fail_json(msg="%s/main.cf does not exist: install Postfix first, or point config_dir at the "
+                             "directory that holds main.cf and master.cf" % config_dir)
+    if params["settle_time"] < 0:
+        module.fail_json(msg="settle_time must be 0 or more seconds, not %s" % params["settle_time"])
+    result = dict(changed=False, rollback_dir=rollback.rollback_dir(config_dir), pending=rollback.pending(config_dir))
+    action = "restart" if params["restart"] else "reload"
+    if module.check_mode:
+        module.exit_json(performed=action if params["running"] else "none", **dict(result, changed=True))
+    apply = PostfixApply(module, config_dir, params["service"], params["settle_time"])
+    try:
+        apply.check()
+        performed = apply.apply(action) if params["running"] else "none"
+    except ApplyError as exc:
+        rollback_and_fail(module, apply, config_dir, str(exc), result)
+    rollback.discard(config_dir)
+    module.exit_json(performed=performed, **dict(result, changed=performed != "none"))
+
+
+def rollback_and_fail(module, apply, config_dir, failure, result):
+    restored = rollback.restore(config_dir)
+    if not restored:
+        module.fail_json(msg="%s; no saved main.cf or master.cf in %s to go back to, nothing was restored"
+                             % (failure, result["rollback_dir"]), restored=[], **result)
+    outcome = "Postfix stays stopped"
+    if module.params["running"]:
+        try:
+            apply.apply("reload")  # a start when the failed step took Postfix down
+            outcome = "Postfix is running on them"
+        except ApplyError as exc:
+            outcome = "Postfix failed on them too (%s)" % exc
+    rollback.discard(config_dir)
+    module.fail_json(msg="%s; restored %s as Postfix last ran with them and %s"
+                         % (failure, " and ".join(restored), outcome),
+                     restored=restored, **dict(result, changed=True))
+
+
+if __name__ == "__main__":
+    main()

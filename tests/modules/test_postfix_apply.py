@@ -1,0 +1,240 @@
+"""postmaster.mail.postfix_apply against a real Postfix under systemd.
+
+The host has no init system and no syslog, and Postfix's master reports a failed bind
+only to syslog, so these tests run a throwaway Debian 12 container with systemd,
+journald and the postfix package. Modules run in it through Ansible's podman connection,
+as a playbook would run them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import PROJECT_ROOT
+
+IMAGE = "localhost/debian-bookworm:base"
+# The base image with postfix installed, kept between runs (apt takes minutes here).
+POSTFIX_IMAGE = "localhost/postmaster-apply-test:bookworm"
+CONTAINER = "postmaster-apply-test-%d" % os.getpid()
+ENV = dict(os.environ, CONTAINERS_CONF=str(PROJECT_ROOT / "containers" / "containers.conf"),
+           ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+           ANSIBLE_NOCOLOR="1")
+ENV.pop("ANSIBLE_CONFIG", None)  # the project's config adds profile_tasks output to the JSON
+ROLLBACK = "/etc/postfix/.postmaster-rollback"
+SPARE = "192.0.2.1"  # a documentation address, added to the container's loopback only
+# Passes the staged checks of postconf, fails `postfix check`.
+NOWHERE = "/usr/lib/postfix/nowhere"
+
+
+def podman(*args, check=True):
+    completed = subprocess.run(["podman"] + list(args), env=ENV, capture_output=True, text=True,
+                               check=False, timeout=300)
+    assert not check or completed.returncode == 0, "%s\n%s%s" % (args, completed.stdout, completed.stderr)
+    return completed
+
+
+def sh(command, check=True):
+    """Run a shell command in the container; its stdout."""
+    return podman("exec", CONTAINER, "sh", "-c", command, check=check).stdout
+
+
+def run_module(name, args, check_mode=False):
+    command = ["ansible", "all", "-i", CONTAINER + ",", "-c", "containers.podman.podman",
+               "-e", "ansible_python_interpreter=/usr/bin/python3",
+               "-m", "postmaster.mail." + name] + (["-a", json.dumps(args)] if args else [])
+    if check_mode:
+        command.append("--check")
+    completed = subprocess.run(command, env=ENV, capture_output=True, text=True, check=False, timeout=300,
+                               cwd=str(PROJECT_ROOT / "tests"))
+    try:
+        output = json.loads(completed.stdout)
+    except ValueError:
+        raise AssertionError("no JSON from ansible:\n%s\n%s" % (completed.stdout, completed.stderr))
+    return output["plays"][0]["tasks"][0]["hosts"][CONTAINER]
+
+
+def assert_ok(result):
+    assert not result.get("failed"), result.get("msg", result)
+
+
+def assert_failed(result, *fragments):
+    assert result.get("failed") is True, result
+    assert "\n" not in result["msg"], result["msg"]
+    for fragment in fragments:
+        assert fragment in result["msg"], result["msg"]
+
+
+def master_pid():
+    return sh("cat /var/spool/postfix/pid/master.pid 2>/dev/null || true").strip()
+
+
+def running():
+    return podman("exec", CONTAINER, "postfix", "status", check=False).returncode == 0
+
+
+def file_bytes(name):
+    return podman("exec", CONTAINER, "cat", "/etc/postfix/" + name).stdout
+
+
+@pytest.fixture(scope="module")
+def container():
+    podman("rm", "-f", CONTAINER, check=False)
+    cached = podman("image", "exists", POSTFIX_IMAGE, check=False).returncode == 0
+    podman("run", "-d", "--name", CONTAINER, "--hostname", "mail.apply.test", "--privileged",
+           POSTFIX_IMAGE if cached else IMAGE, "/sbin/init")
+    try:
+        for dummy in range(240):
+            state = podman("exec", CONTAINER, "systemctl", "is-system-running", check=False).stdout.strip()
+            if state in ("running", "degraded"):
+                break
+            time.sleep(0.5)
+        if not cached:
+            install_postfix()
+            podman("commit", CONTAINER, POSTFIX_IMAGE)
+        sh("systemctl restart postfix")
+        sh("cp -p /etc/postfix/main.cf /etc/postfix/master.cf /root/")
+        yield CONTAINER
+    finally:
+        podman("rm", "-f", "-t", "0", CONTAINER, check=False)
+
+
+def install_postfix():
+    sh("echo 'postfix postfix/main_mailer_type select Local only' | debconf-set-selections")
+    for dummy in range(3):
+        if podman("exec", "-e", "DEBIAN_FRONTEND=noninteractive", CONTAINER, "sh", "-c",
+                  "apt-get update -q && apt-get install -y -q postfix", check=False).returncode == 0:
+            break
+        time.sleep(5)
+    sh("postconf -e myhostname=mail.apply.test inet_interfaces=loopback-only inet_protocols=ipv4"
+       " && systemctl enable postfix")
+
+
+@pytest.fixture
+def postfix(container):
+    """Postfix running on the baseline files, no rollback copy pending, no stray listener."""
+    sh("systemctl stop postmaster-stray 2>/dev/null; ip addr del %s/32 dev lo 2>/dev/null;"
+       " cp -p /root/main.cf /root/master.cf /etc/postfix/ && rm -rf %s" % (SPARE, ROLLBACK), check=False)
+    sh("systemctl reset-failed; systemctl restart postfix")
+    assert running()
+    return container
+
+
+def occupy(address, port):
+    """A listener that is not Postfix on address:port."""
+    sh("systemd-run --unit postmaster-stray python3 -c \"import socket, time; s = socket.socket(); "
+       "s.bind(('%s', %d)); s.listen(); time.sleep(900)\"" % (address, port))
+    for dummy in range(50):
+        if ":%d " % port in sh("ss -ltn"):
+            return
+        time.sleep(0.1)
+    pytest.fail("the stray listener did not start")
+
+
+def postconf(parameters):
+    result = run_module("postconf", {"parameters": parameters})
+    assert_ok(result)
+    assert result["rollback_file"] == ROLLBACK + "/main.cf"
+    return result
+
+
+def test_good_reload_discards_the_saved_copy(postfix):
+    pid = master_pid()
+    postconf({"message_size_limit": 30720000})
+    postconf({"delay_warning_time": "4h"})  # a second write keeps the first copy
+    assert file_bytes(".postmaster-rollback/main.cf") == open_baseline("main.cf")
+    result = run_module("postfix_apply", {})
+    assert_ok(result)
+    assert result["changed"] is True and result["performed"] == "reload"
+    assert result["pending"] == ["main.cf"]
+    assert sh("test -e %s && echo left || echo gone" % ROLLBACK).strip() == "gone"
+    assert running() and master_pid() == pid
+    assert sh("postconf -h message_size_limit").strip() == "30720000"
+
+
+def test_good_restart(postfix):
+    pid = master_pid()
+    assert postconf({"inet_protocols": "all"})["restart_needed"] is True
+    result = run_module("postfix_apply", {"restart": True})
+    assert_ok(result)
+    assert result["performed"] == "restart"
+    assert running() and master_pid() != pid
+
+
+def test_postfix_check_failure_restores_the_files(postfix):
+    pid = master_pid()
+    postconf({"daemon_directory": NOWHERE})
+    result = run_module("postfix_apply", {"restart": True})
+    assert_failed(result, "postfix check rejected the configuration",
+                  "fatal: chdir(%s): No such file or directory" % NOWHERE, "restored main.cf",
+                  "Postfix is running on them")
+    assert result["restored"] == ["main.cf"]
+    assert file_bytes("main.cf") == open_baseline("main.cf")
+    assert running() and master_pid() == pid  # reloaded, never stopped
+    assert sh("test -e %s && echo left || echo gone" % ROLLBACK).strip() == "gone"
+
+
+def test_failed_restart_restores_and_restarts(postfix):
+    sh("ip addr add %s/32 dev lo" % SPARE)
+    occupy(SPARE, 25)
+    postconf({"inet_interfaces": ["127.0.0.1", SPARE]})
+    started = time.time()
+    result = run_module("postfix_apply", {"restart": True})
+    assert_failed(result, "Postfix is not running after the restart",
+                  "bind %s port 25: Address already in use" % SPARE, "restored main.cf",
+                  "Postfix is running on them")
+    assert file_bytes("main.cf") == open_baseline("main.cf")
+    assert running()
+    assert "127.0.0.1:25" in sh("ss -ltn")
+    print("failed restart and recovery: %.1f s" % (time.time() - started))
+
+
+def test_master_cf_change_that_kills_postfix_on_reload(postfix):
+    occupy("127.0.0.1", 2526)
+    result = run_module("postconf_master", {"services": [
+        {"name": "127.0.0.1:2526", "type": "inet", "private": False, "command": "smtpd"}]})
+    assert_ok(result)
+    assert result["rollback_file"] == ROLLBACK + "/master.cf"
+    result = run_module("postfix_apply", {})
+    assert_failed(result, "Postfix is not running after the reload",
+                  "bind 127.0.0.1 port 2526: Address already in use", "restored master.cf",
+                  "Postfix is running on them")
+    assert file_bytes("master.cf") == open_baseline("master.cf")
+    assert running()
+
+
+def test_check_mode_touches_nothing(postfix):
+    pid = master_pid()
+    postconf({"message_size_limit": 40960000})
+    changed = file_bytes("main.cf")
+    result = run_module("postfix_apply", {"restart": True}, check_mode=True)
+    assert_ok(result)
+    assert result["changed"] is True and result["performed"] == "restart" and result["pending"] == ["main.cf"]
+    assert master_pid() == pid and file_bytes("main.cf") == changed
+    assert sh("ls %s" % ROLLBACK).split() == ["main.cf"]
+
+
+def test_stopped_postfix_stays_stopped(postfix):
+    sh("systemctl stop postfix")
+    postconf({"message_size_limit": 40960000})
+    result = run_module("postfix_apply", {"running": False})
+    assert_ok(result)
+    assert result["changed"] is False and result["performed"] == "none"
+    assert not running()
+    postconf({"daemon_directory": NOWHERE})
+    result = run_module("postfix_apply", {"running": False})
+    assert_failed(result, "chdir(%s)" % NOWHERE, "restored main.cf", "Postfix stays stopped")
+    assert not running()
+
+
+def test_missing_config_dir_is_one_line(postfix):
+    result = run_module("postfix_apply", {"config_dir": "/etc/postfix-nowhere"})
+    assert_failed(result, "/etc/postfix-nowhere/main.cf does not exist")
+
+
+def open_baseline(name):
+    return podman("exec", CONTAINER, "cat", "/root/" + name).stdout
