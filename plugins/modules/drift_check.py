@@ -17,7 +17,7 @@ description:
     when nothing differs, so a re-run of an unchanged host costs one remote call.
   - Each kind of state is read once per call (the dpkg status file, one C(systemctl show),
     one C(postconf -n) per configuration directory, one C(postconf -M)), and compared the way
-    the module that repairs it compares: main.cf differs exactly when
+    the module that repairs it compares. main.cf differs exactly when
     M(postmaster.mail.postconf) would change it, master.cf when
     M(postmaster.mail.postconf_master) would, Maildirs when M(postmaster.mail.maildir) would.
   - Files are compared by SHA-256 digest, so file contents, including secrets, never travel
@@ -39,7 +39,7 @@ options:
     description:
       - "Named checks, as C(name: desired state); the result reports differences per name,
         so each role can ask whether anything of its own differs."
-      - "A desired state has any of these keys:
+      - "A desired state has any of these keys -
         C(packages) (list of Debian package names that must be installed);
         C(services) (list of C({name, enabled, active}), booleans, a missing one not checked);
         C(files) (list of C({path, state, sha256, block, mode, owner, group}): C(state=absent)
@@ -112,7 +112,9 @@ drifted:
   type: bool
   sample: true
 postfix_facts:
-  description: What M(postmaster.mail.postfix_info) returns (version, directories, lookup table types, features).
+  description:
+    - What M(postmaster.mail.postfix_info) returns (version, directories, lookup table types, features).
+    - C(installed) is V(false) while Postfix is not installed or has no main.cf yet.
   returned: when O(postfix_info=true)
   type: dict
   sample: {installed: true, version: 3.7.11, default_database_type: hash}
@@ -141,10 +143,13 @@ def main():
             if not isinstance(spec, dict):
                 raise DriftError("check %s: give the desired state as a dictionary" % name)
         result["drift"] = {name: checker.check(spec) for name, spec in module.params["checks"].items()}
-        if module.params["postfix_info"]:
-            result["postfix_facts"] = gather(module, module.params["config_dir"])
     except (DriftError, PostfixCommandError) as exc:
         module.fail_json(msg=str(exc))
+    if module.params["postfix_info"]:
+        try:
+            result["postfix_facts"] = gather(module, module.params["config_dir"])
+        except PostfixCommandError:
+            result["postfix_facts"] = {"installed": False}  # not configured yet: the roles install it
     result["drifted"] = any(result["drift"].values())
     module.exit_json(**result)
 
