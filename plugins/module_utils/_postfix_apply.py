@@ -17,7 +17,6 @@ import select
 import subprocess
 import time
 
-from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import postconf, postfix
 
 _C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}

@@ -149,7 +149,8 @@ def main():
     result = dict(changed=False, rollback_dir=rollback.rollback_dir(config_dir), pending=rollback.pending(config_dir))
     action = "restart" if params["restart"] else "reload"
     if module.check_mode:
-        module.exit_json(performed=action if params["running"] else "none", **dict(result, changed=True))
+        result.update(changed=True, performed=action if params["running"] else "none")
+        module.exit_json(**result)
     apply = PostfixApply(module, config_dir, params["service"], params["settle_time"])
     try:
         apply.check()
@@ -157,7 +158,8 @@ def main():
     except ApplyError as exc:
         rollback_and_fail(module, apply, config_dir, str(exc), result)
     rollback.discard(config_dir)
-    module.exit_json(performed=performed, **dict(result, changed=performed != "none"))
+    result.update(changed=performed != "none", performed=performed)
+    module.exit_json(**result)
 
 
 def rollback_and_fail(module, apply, config_dir, failure, result):
@@ -173,9 +175,9 @@ def rollback_and_fail(module, apply, config_dir, failure, result):
         except ApplyError as exc:
             outcome = "Postfix failed on them too (%s)" % exc
     rollback.discard(config_dir)
+    result.update(changed=True, restored=restored)
     module.fail_json(msg="%s; restored %s as Postfix last ran with them and %s"
-                         % (failure, " and ".join(restored), outcome),
-                     restored=restored, **dict(result, changed=True))
+                         % (failure, " and ".join(restored), outcome), **result)
 
 
 if __name__ == "__main__":
