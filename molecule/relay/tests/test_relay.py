@@ -2,6 +2,7 @@
 over TLS (the hub's Received header says so), through the tunnel or Postfix's own SMTPS
 client; secrets stay root-only; queues end empty."""
 
+import hashlib
 import re
 import shlex
 import time
@@ -112,3 +113,34 @@ def test_hub_is_not_an_open_relay(host, hub):
     # own default in reject_unauth_destination (554): refused either way.
     assert relay_reply.startswith(("(454", "(554")) and "Relay access denied" in relay_reply, relay_reply
     assert unauthenticated_reply.startswith("(554") and "Access denied" in unauthenticated_reply, unauthenticated_reply
+
+
+def relay_probe(address, port, login=None):
+    """Ask to relay to a foreign domain and return the RCPT reply, then withdraw with RSET:
+    no DATA is sent, so nothing is queued and nothing leaves the project's containers."""
+    lines = [
+        "import smtplib, ssl",
+        "context = ssl.create_default_context(cafile='/etc/postfix/tls/ca.pem')",
+        "context.check_hostname = False",
+        "c = smtplib.SMTP_SSL(%r, %d, context=context, timeout=20)" % (address, port) if login
+        else "c = smtplib.SMTP(%r, %d, timeout=20)" % (address, port),
+        "c.ehlo('probe.test')",
+    ]
+    if login:
+        lines.append("c.login(%r, %r)" % login)
+    lines += ["c.mail('probe@molecule.test')", "print(c.rcpt('victim@example.com'))", "c.rset()", "c.quit()"]
+    return "python3 -c %s" % shlex.quote("\n".join(lines))
+
+
+def test_only_authenticated_and_local_clients_may_relay(host, hub):
+    """The other side of the open-relay test: an edge that logs in on 465 may relay to a
+    foreign domain, and so may a client in mynetworks (the hub's own loopback)."""
+    edge_only(host)
+    address = hub.check_output("hostname -I").split()[0]
+    password = "edge-S3cret-" + hashlib.sha1(b"relay").hexdigest()[:8]
+    authenticated = host.run(relay_probe(address, 465, ("edge@hub.molecule.test", password)))
+    assert authenticated.rc == 0, authenticated.stderr
+    assert authenticated.stdout.startswith("(250"), authenticated.stdout
+    local = hub.run(relay_probe("127.0.0.1", 25))
+    assert local.rc == 0, local.stderr
+    assert local.stdout.startswith("(250"), local.stdout
