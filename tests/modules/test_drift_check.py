@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,23 @@ def test_postfix_facts_in_the_same_call(config_dir):
     assert result["postfix_facts"]["installed"] is True
     assert result["postfix_facts"]["default_database_type"]
     assert result["drift"] == {} and result["drifted"] is False
+
+
+def test_filters_render_the_table_text_the_modules_write(config_dir, tables):
+    """The digests the roles pass come from these filters: they must match the real files."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
+    from ansible_collections.postmaster.mail.plugins.filter.postmap_source import postmap_source
+    from ansible_collections.postmaster.mail.plugins.filter.tls_policy_source import tls_policy_source
+
+    entries = {"[smtp.example.net]:587": "mailer@example.org:Sm7p-Pa55word ", "example.com": ["a", "b"]}
+    assert_ok(run_module("postmap", dict(config_dir=str(config_dir), path=str(tables / "sasl"), type="hash",
+                                         entries=entries, secret=True)))
+    assert (tables / "sasl").read_text() == postmap_source(entries)
+
+    policies = [{"destination": "example.org", "level": "secure", "match": [".example.org"]},
+                {"destination": "[mx.example.net]:25", "level": "encrypt", "protocols": ["!SSLv2", "!SSLv3"]}]
+    assert_ok(run_module("tls_policy", dict(config_dir=str(config_dir), path=str(tables / "policy"), type="hash",
+                                            policies=policies)))
+    version = run_module("postfix_info", dict(config_dir=str(config_dir)))["version"]
+    assert (tables / "policy").read_text() == tls_policy_source(policies, version)

@@ -76,3 +76,55 @@ def test_rerun_checks_once_and_repairs_drift(tmp_path):
         assert recap_changed(run(site), name) >= 5
         assert run(["podman", "exec", name, "sh", "-c", STATE]) == GOOD_STATE
         assert recap_changed(run(site), name) == 0
+
+
+FULL_VARS = {
+    "postmaster_mail_tls": True, "tls_server_names": ["mail.drift.test", "localhost"],
+    "tls_client_certificate_enabled": True, "postfix_myhostname": "mail.drift.test", "postfix_mydomain": "drift.test",
+    "maildir_users": ["dave"],
+    "postfix_tls_policies": [{"destination": "example.org", "level": "secure", "match": [".example.org"]}],
+    "stunnel_tunnels": [{"name": "hub", "accept": "127.0.0.1:10465", "connect": "127.0.0.1:465",
+                         "ca_file": "/etc/postfix/tls/ca.pem", "check_host": "mail.drift.test"}],
+    "postfix_relay": {"host": "mail.drift.test", "method": "stunnel", "tunnel_port": 10465,
+                      "username": "edge@drift.test", "password": "drift-S3cret"},
+}
+FULL_DRIFT = ("echo 'x y' >> /etc/postfix/postmaster_sasl_passwd; rm -f /etc/postfix/postmaster_tls_policy.db; "
+              "echo '; edited' >> /etc/stunnel/postmaster-mail.conf; rm -f /etc/postfix/tls/server-*.pem; "
+              "systemctl stop postmaster-stunnel")
+FULL_STATE = ("grep -c 'x y' /etc/postfix/postmaster_sasl_passwd || true; ls /etc/postfix/postmaster_tls_policy.db; "
+              "tail -n 1 /etc/stunnel/postmaster-mail.conf; ls /etc/postfix/tls | grep -c '^server-'; "
+              "systemctl is-active postmaster-stunnel || true")
+FULL_GOOD_STATE = "0\n/etc/postfix/postmaster_tls_policy.db\ncheckHost = mail.drift.test\n1\nactive\n"
+
+
+def test_full_mission_reruns_with_two_checks_and_repairs_drift(tmp_path):
+    """TLS from the private CA, lookup tables (SASL, TLS policy), a stunnel tunnel: a re-run
+    issues nothing on the control node and makes two checks; table, tunnel and chain file
+    drift is repaired."""
+    name = "postmaster-drift-full-%d" % os.getpid()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "hosts": {name: dict(FULL_VARS, ansible_connection="containers.podman.podman",
+                             ansible_python_interpreter="/usr/bin/python3", tls_controller_dir=str(tmp_path / "pki"))},
+    }}))
+    full = ["ansible-playbook", "-i", str(inventory), "benchmarks/playbooks/full.yml"]
+    with systemd_container(name, IMAGE, dict(os.environ), "mail.drift.test"):
+        run(["podman", "exec", name, "useradd", "--create-home", "--shell", "/bin/bash", "dave"])
+        assert recap_changed(run(full), name) > 0
+
+        output = run(full)
+        assert recap_changed(output, name) == 0
+        checks = re.findall(r"TASK \[postmaster\.mail\.(\w+) : Check the host against the desired state\] \**\n(ok|skipping)",
+                            output)
+        assert sorted(role for role, status in checks if status == "ok") == ["postfix", "tls"], checks
+        for task in ("postmaster.mail.tls : Create the CA private key",
+                     "postmaster.mail.tls : Read the current certificate (server)",
+                     "postmaster.mail.tls : Install the server chain file",
+                     "postmaster.mail.stunnel : Install stunnel",
+                     "postmaster.mail.postfix : Build the TLS policy table"):
+            assert not ran(output, task), task
+
+        run(["podman", "exec", name, "sh", "-c", FULL_DRIFT])
+        assert recap_changed(run(full), name) >= 4
+        assert run(["podman", "exec", name, "sh", "-c", FULL_STATE]) == FULL_GOOD_STATE
+        assert recap_changed(run(full), name) == 0
