@@ -65,6 +65,9 @@ notes:
   - The saved copies are kept in C(.postmaster-rollback/) inside O(config_dir), readable by
     root only. A copy is made only when none is pending, so after several changes in one
     run it is still the configuration from before the run.
+  - A copy stays pending until this module runs. When a run changes the files and stops
+    before its handlers, the next failed apply still goes back to that copy; remove
+    C(.postmaster-rollback/) after making Postfix use a change by other means.
   - Lookup tables are separate files and are not rolled back.
 seealso:
   - module: postmaster.mail.postconf
