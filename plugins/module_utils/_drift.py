@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import json
 import os
 import pwd
 import stat
@@ -93,6 +94,11 @@ def block_lines(text, begin, end):
     except ValueError:
         return None
     return "\n".join(lines[first + 1:last])
+
+
+def digest(spec):
+    """SHA-1 of the desired state as Ansible's to_json(sort_keys=true) writes it."""
+    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def sha256(data):

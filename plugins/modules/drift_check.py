@@ -106,6 +106,14 @@ drift:
   sample:
     postfix: ["main.cf myhostname", "service postfix: not running"]
     mail_client: []
+digests:
+  description:
+    - For each named check, the SHA-1 digest of its desired state as JSON with sorted keys, as
+      C(to_json(sort_keys=true) | hash('sha1')) computes it on the control node, so a later task
+      can tell whether a check it would make has already been made with the same desired state.
+  returned: always
+  type: dict
+  sample: {postfix: 6f1ed002ab5595859014ebf0951522d9c1a0b8e3}
 drifted:
   description: Whether any check found a difference.
   returned: always
@@ -122,7 +130,7 @@ postfix_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.postmaster.mail.plugins.module_utils._drift import Checker, DriftError
+from ansible_collections.postmaster.mail.plugins.module_utils._drift import Checker, DriftError, digest
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import gather
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
 
@@ -143,6 +151,7 @@ def main():
             if not isinstance(spec, dict):
                 raise DriftError("check %s: give the desired state as a dictionary" % name)
         result["drift"] = {name: checker.check(spec) for name, spec in module.params["checks"].items()}
+        result["digests"] = {name: digest(spec) for name, spec in module.params["checks"].items()}
     except (DriftError, PostfixCommandError) as exc:
         module.fail_json(msg=str(exc))
     if module.params["postfix_info"]:
