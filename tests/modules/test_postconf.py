@@ -427,3 +427,12 @@ def test_no_backup_in_check_mode(config_dir):
     assert result["changed"] is True
     assert "backup_file" not in result
     assert sorted(path.name for path in config_dir.iterdir()) == ["main.cf", "master.cf"]
+
+
+def test_first_write_keeps_a_rollback_copy(config_dir):
+    before = main_cf_bytes(config_dir)
+    result = postconf(config_dir, {"biff": True})
+    assert result["rollback_file"] == str(config_dir / ".postmaster-rollback" / "main.cf")
+    assert postconf(config_dir, {"biff": False, "delay_warning_time": "4h"})["changed"] is True
+    with open(result["rollback_file"], "rb") as handle:
+        assert handle.read() == before  # still the file Postfix ran with before the first write

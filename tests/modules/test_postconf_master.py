@@ -438,4 +438,16 @@ def test_no_backup_without_change_or_in_check_mode(config_dir):
     assert "backup_file" not in master(config_dir, [SUBMISSION], backup=True)
     result = master(config_dir, [dict(SUBMISSION, maxproc=5)], backup=True, check_mode=True)
     assert result["changed"] is True and "backup_file" not in result
-    assert sorted(path.name for path in config_dir.iterdir()) == ["main.cf", "master.cf"]
+    # Only the rollback copy of the first write, which postmaster.mail.postfix_apply uses.
+    assert sorted(path.name for path in config_dir.iterdir()) == [".postmaster-rollback", "main.cf", "master.cf"]
+
+
+def test_first_write_keeps_a_rollback_copy(config_dir):
+    before = master_cf_bytes(config_dir)
+    result = master(config_dir, [SUBMISSION], check_mode=True)
+    assert "rollback_file" not in result and not (config_dir / ".postmaster-rollback").exists()
+    result = master(config_dir, [SUBMISSION])
+    assert result["rollback_file"] == str(config_dir / ".postmaster-rollback" / "master.cf")
+    assert master(config_dir, [dict(SUBMISSION, maxproc=5)])["changed"] is True
+    with open(result["rollback_file"], "rb") as handle:
+        assert handle.read() == before  # still the file from before the first write
