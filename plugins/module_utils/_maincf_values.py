@@ -76,4 +76,3 @@ def _check_table(name, reference, table_types):
 
 def _words(value):
     return [word for word in re.split(r"[\s,]+", value) if word]
-
