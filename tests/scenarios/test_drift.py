@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 import yaml
 
-from conftest import PROJECT_ROOT
+from playbook_runs import recap_changed, run
 from systemd_container import systemd_container
 
 IMAGE = "localhost/debian-bookworm:base"
@@ -21,19 +20,6 @@ DRIFT = ("postconf -e myhostname=drifted.example; rm -f /etc/s-nail.rc; "
 STATE = ("postconf -h myhostname; systemctl is-active postfix || true; ls /home/dave/Maildir; "
          "grep -c 'postmaster.mail managed block' /etc/s-nail.rc || true; stat -c %a /etc/profile.d/postmaster-mail.sh")
 GOOD_STATE = "mail.drift.test\nactive\ncur\nnew\ntmp\n2\n644\n"
-
-
-def run(command, timeout=1200):
-    completed = subprocess.run(command, cwd=PROJECT_ROOT, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
-                               capture_output=True, text=True, check=False, timeout=timeout)
-    assert completed.returncode == 0, "%s\n%s%s" % (command, completed.stdout[-5000:], completed.stderr[-3000:])
-    return completed.stdout
-
-
-def recap_changed(output, host):
-    recap = re.search(r"^%s\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0" % re.escape(host), output, re.M)
-    assert recap, output[-3000:]
-    return int(recap.group(1))
 
 
 def ran(output, task):

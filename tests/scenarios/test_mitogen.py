@@ -11,6 +11,7 @@ import subprocess
 import yaml
 
 from conftest import PROJECT_ROOT
+from playbook_runs import recap_changed, run
 from systemd_container import systemd_container
 
 IMAGE = "localhost/debian-bookworm:base"
@@ -22,19 +23,6 @@ def mitogen_env():
          " 'plugins', 'strategy'))"], capture_output=True, text=True, check=True).stdout.strip()
     return dict(os.environ, ANSIBLE_STRATEGY="mitogen_linear", ANSIBLE_STRATEGY_PLUGINS=strategy_dir,
                 ANSIBLE_NOCOLOR="1")
-
-
-def run(command, env, timeout=900):
-    completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False,
-                               timeout=timeout)
-    assert completed.returncode == 0, "%s\n%s%s" % (command, completed.stdout[-5000:], completed.stderr[-3000:])
-    return completed.stdout
-
-
-def recap_changed(output, host):
-    recap = re.search(r"^%s\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0" % re.escape(host), output, re.M)
-    assert recap, output[-3000:]
-    return int(recap.group(1))
 
 
 def test_site_converges_and_reruns_unchanged_under_mitogen(tmp_path):
