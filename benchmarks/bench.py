@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -35,7 +36,7 @@ PODMAN = shutil.which("podman") or "podman"
 PODMAN_COUNT = BENCH / "lib" / "podman-count"
 MAILBENCH = BENCH / "lib" / "mailbench.py"
 
-NAMES = ["floor", "converge", "noop", "fleet", "mail", "postconf"]
+NAMES = ["floor", "converge", "noop", "fleet", "mail", "postconf", "mitogen"]
 PREFIX = "bench-"
 HOSTNAME = "mail.bench.test"
 FLEET_SIZES = [1, 2, 4, 8]
@@ -193,10 +194,10 @@ class Lab:
         self.images.clear()
 
 
-def write_inventory(hosts):
+def write_inventory(hosts, connection="containers.podman.podman"):
     inventory = {"all": {"hosts": {}}}
     for name, kind in hosts:
-        variables = {"ansible_connection": "containers.podman.podman",
+        variables = {"ansible_connection": connection,
                      "ansible_python_interpreter": "/usr/bin/python3"}
         if kind == "full":
             variables.update(full_vars(name))
@@ -204,7 +205,8 @@ def write_inventory(hosts):
             variables.update(MINIMAL_VARS)
         inventory["all"]["hosts"][name] = variables
     # JSON is YAML too, and the YAML inventory plugin reads .json files.
-    path = RESULTS / ("inventory-%s.json" % "-".join(sorted({host[1] for host in hosts})))
+    path = RESULTS / ("inventory-%s%s.json" % ("-".join(sorted({host[1] for host in hosts})),
+                                               "-" + connection if "." not in connection else ""))
     path.write_text(json.dumps(inventory, indent=1))
     return path
 
@@ -212,10 +214,19 @@ def write_inventory(hosts):
 LABELS = collections.Counter()
 
 
-def run_playbook(playbook, hosts, label, extra_vars=None, host_kind=None):
-    """Run one ansible-playbook, timed; return its wall time, recap and round-trip counts."""
+def mitogen_strategy_dir():
+    spec = importlib.util.find_spec("ansible_mitogen")
+    if spec is None:
+        raise BenchError("Mitogen is not installed in this Python (it comes from requirements.txt)")
+    return str(Path(spec.submodule_search_locations[0]) / "plugins" / "strategy")
+
+
+def run_playbook(playbook, hosts, label, extra_vars=None, host_kind=None, mitogen=False):
+    """Run one ansible-playbook, timed; return its wall time, recap and round-trip counts.
+    With mitogen, through Mitogen's strategy and its own podman connection (README,
+    "Faster runs with Mitogen"); its calls bypass the podman counter."""
     kind = host_kind or ("minimal" if playbook.startswith("postconf") else playbook)
-    inventory = write_inventory([(name, kind) for name in hosts])
+    inventory = write_inventory([(name, kind) for name in hosts], "podman" if mitogen else "containers.podman.podman")
     LABELS[label] += 1
     stem = "%s-%d" % (label, LABELS[label])
     count_file = LOGS / ("%s.count.json" % stem)
@@ -227,6 +238,8 @@ def run_playbook(playbook, hosts, label, extra_vars=None, host_kind=None):
                ANSIBLE_CALLBACK_PLUGINS=str(BENCH / "callback_plugins"),
                ANSIBLE_PODMAN_EXECUTABLE=str(PODMAN_COUNT), BENCH_COUNT_FILE=str(count_file),
                BENCH_PODMAN_LOG=str(podman_log), ANSIBLE_NOCOLOR="1", COLUMNS="150")
+    if mitogen:
+        env.update(ANSIBLE_STRATEGY="mitogen_linear", ANSIBLE_STRATEGY_PLUGINS=mitogen_strategy_dir())
     command = ["ansible-playbook", "-i", str(inventory), str(PLAYBOOKS[playbook])]
     if extra_vars is not None:
         extra_file = LOGS / ("%s.vars.json" % stem)
@@ -326,6 +339,25 @@ class Suite:
             "first_rerun_changed": {kind: run["changed"] for kind, run in warmup.items()},
             "minimal": samples["minimal"], "full": samples["full"],
         }
+
+    # 7: the floor and the no-change re-runs through Mitogen, against the plain floor, interleaved.
+    def bench_mitogen(self):
+        self.lab.ensure(["bench-min"], "minimal")
+        self.lab.ensure(["bench-full"], "full")
+        run_playbook("floor", ["bench-min"], "mitogen-floor-plain-warmup", host_kind="floor")
+        for kind in ("floor", "minimal", "full"):
+            run_playbook(kind, ["bench-full" if kind == "full" else "bench-min"], "mitogen-%s-warmup" % kind,
+                         host_kind=kind, mitogen=True)
+        samples = {"plain-floor": [], "floor": [], "minimal": [], "full": []}
+        for index in range(self.runs):
+            log("Mitogen run %d/%d (plain floor, then floor, minimal, full through Mitogen)" % (index + 1, self.runs))
+            samples["plain-floor"].append(self.checked(run_playbook("floor", ["bench-min"], "mitogen-plain-floor",
+                                                                    host_kind="floor")))
+            for kind in ("floor", "minimal", "full"):
+                samples[kind].append(self.checked(run_playbook(
+                    kind, ["bench-full" if kind == "full" else "bench-min"], "mitogen-%s" % kind,
+                    host_kind=kind, mitogen=True)))
+        self.data["mitogen"] = samples
 
     # 2: first converge from the base image, against a bare apt-get install.
     def bench_converge(self):
@@ -572,6 +604,19 @@ def summarize(suite):
                      len(data["postconf"]["batch"]), "itself", "1.00x", "", ""])
         rows.append(["6 postconf", "20 parameters, a loop of 20 `postconf -e` items", fmt_seconds(single),
                      len(data["postconf"]["single"]), "batch", fmt_ratio(single / batch), "", ""])
+    if "mitogen" in data:
+        plain = secs(data["mitogen"]["plain-floor"])
+        figures["mitogen"] = {"plain_floor": plain}
+        rows.append(["7 Mitogen", "floor without Mitogen (baseline of this benchmark)", fmt_seconds(plain),
+                     len(data["mitogen"]["plain-floor"]), "itself", "1.00x", "", ""])
+        for kind, text in (("floor", "gather_facts + ping"), ("minimal", "no-change re-run, minimal site"),
+                           ("full", "no-change re-run, full mission")):
+            runs = data["mitogen"][kind]
+            value = secs(runs)
+            changed = max(run["changed"] for run in runs)
+            figures["mitogen"][kind] = {"seconds": value, "ratio": value / plain, "max_changed": changed}
+            rows.append(["7 Mitogen", "%s through Mitogen (changed=0: %s)" % (text, "yes" if not changed else "NO"),
+                         fmt_seconds(value), len(runs), "plain floor", fmt_ratio(value / plain), "", ""])
     return rows, figures
 
 
