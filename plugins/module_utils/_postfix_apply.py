@@ -17,9 +17,8 @@ import select
 import subprocess
 import time
 
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import postconf, postfix
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import C_LOCALE, postconf, postfix
 
-_C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 _PROBLEM = re.compile(r"\b(panic|fatal|error): ")
 # postfix-script's summary of a failed start; the cause is in an earlier line.
 _SUMMARY = "mail system startup failed"
@@ -50,7 +49,7 @@ def run_in_terminal(argv, timeout=120):
     leader, follower = pty.openpty()
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
-                                   env=dict(os.environ, **_C_LOCALE), close_fds=True)
+                                   env=dict(os.environ, **C_LOCALE), close_fds=True)
     finally:
         os.close(follower)
     chunks = []
@@ -104,7 +103,7 @@ class LogWatch(object):
         if not self.journalctl:
             return None
         rc, stdout, dummy = self.module.run_command([self.journalctl, "-q", "--no-pager", "-n", "0",
-                                                     "--show-cursor"], environ_update=_C_LOCALE)
+                                                     "--show-cursor"], environ_update=C_LOCALE)
         match = re.search(r"^-- cursor: (\S+)", stdout, re.M)
         return match.group(1) if rc == 0 and match else None
 
@@ -114,7 +113,7 @@ class LogWatch(object):
             since = ["--after-cursor", self.cursor] if self.cursor else ["--since", "@%d" % int(self.started)]
             rc, stdout, dummy = self.module.run_command(
                 [self.journalctl, "-q", "--no-pager", "-o", "json"] + since + ["SYSLOG_FACILITY=2"],
-                environ_update=_C_LOCALE)
+                environ_update=C_LOCALE)
             for line in stdout.splitlines() if rc == 0 else ():
                 try:
                     entry = json.loads(line)
@@ -168,7 +167,7 @@ class PostfixApply(object):
         # start goes through restart.
         verb = "reload" if action == "reload" else "restart"
         rc, stdout, stderr = self.module.run_command([self.systemctl, verb, self.service],
-                                                     environ_update=_C_LOCALE)
+                                                     environ_update=C_LOCALE)
         self.steps.append(action)
         if rc != 0:
             raise ApplyError("%s of %s failed: %s" % (action, self.service, self._message(stderr or stdout)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-_C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
 
 class PostfixCommandError(Exception):
@@ -44,7 +44,7 @@ class PostfixTool(object):
         if self.config_dir:
             command += ["-c", self.config_dir]
         command += list(args)
-        rc, stdout, stderr = self.module.run_command(command, environ_update=_C_LOCALE)
+        rc, stdout, stderr = self.module.run_command(command, environ_update=C_LOCALE)
         if check and rc != 0:
             raise PostfixCommandError(command, rc, stdout, stderr)
         return rc, stdout, stderr
