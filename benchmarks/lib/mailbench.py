@@ -8,8 +8,10 @@ Modes: source-plain (smtp-source to 127.0.0.1:25), source-tunnel (smtp-source to
 stunnel tunnel's 127.0.0.1:10465, which carries it over TLS to this host's port 465),
 python-plain and python-starttls (smtplib to 127.0.0.1:25, the latter with STARTTLS and
 the certificate chain checked against /etc/postfix/tls/ca.pem): Postfix's smtp-source
-cannot speak STARTTLS. Every mode sends one message per SMTP session, SESSIONS sessions
-at a time, BODY bytes of body each.
+cannot speak STARTTLS. These send one message per SMTP session, SESSIONS sessions at a
+time, BODY bytes of body each. source-plain-reuse and source-tunnel-reuse send all of a
+session's messages over one connection (smtp-source -d), as Postfix's own SMTP client does
+with its connection cache when mail for the relay queues up.
 """
 
 from __future__ import annotations
@@ -86,10 +88,11 @@ def main():
     start = time.monotonic()
     errors, error_count, sent = [], 0, count
     if mode.startswith("source-"):
-        port = 25 if mode == "source-plain" else 10465
+        port = 25 if mode.startswith("source-plain") else 10465
         command = [shutil.which("smtp-source") or "/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(count),
-                   "-l", str(body), "-f", "bench@localhost", "-t", recipient, "-M", "bench-client",
-                   "127.0.0.1:%d" % port]
+                   "-l", str(body), "-f", "bench@localhost", "-t", recipient, "-M", "bench-client"]
+        command += ["-d"] if mode.endswith("-reuse") else []
+        command += ["127.0.0.1:%d" % port]
         completed = subprocess.run(command, capture_output=True, text=True, check=False)
         if completed.returncode:
             errors = [completed.stderr.strip()[-400:]]

@@ -27,6 +27,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maincf import Mai
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import MasterCf, MasterCfError, desired_entries
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import plan as master_plan
 from ansible_collections.postmaster.mail.plugins.module_utils._postconf import DEFAULT_CONFIG_DIR, MainCf
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import gather as gather_postfix_facts
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
 from ansible_collections.postmaster.mail.plugins.module_utils._postmap import BUILT_SUFFIXES
 
@@ -183,6 +184,34 @@ class Checker(object):
         self.module = module
         self._packages = None
         self._main_cf = {}
+        self._postfix_facts = {}
+
+    def postfix_facts(self, config_dir=None):
+        """What postfix_info returns, read once per configuration directory."""
+        if config_dir not in self._postfix_facts:
+            try:
+                self._postfix_facts[config_dir] = gather_postfix_facts(self.module, config_dir)
+            except PostfixCommandError:
+                self._postfix_facts[config_dir] = {"installed": False}  # not configured yet
+        return self._postfix_facts[config_dir]
+
+    @property
+    def facts_read(self):
+        return list(self._postfix_facts.values())
+
+    def assumed_postfix_facts(self, spec):
+        """Whether the Postfix facts a desired state was computed from are still the host's.
+
+        The roles compute main.cf from what the installed Postfix supports; when they take
+        those facts from a cache, this check makes a stale cache count as drift."""
+        actual = self.postfix_facts(spec.get("config_dir"))
+        expected = spec.get("facts") or {}
+        if actual == expected:
+            return []
+        if not actual.get("installed"):
+            return ["postfix: not installed"]
+        changed = sorted(key for key in set(actual) | set(expected) if actual.get(key) != expected.get(key))
+        return ["postfix facts differ from the ones assumed: %s" % ", ".join(changed)]
 
     def packages(self, names):
         if self._packages is None:
@@ -259,6 +288,8 @@ class Checker(object):
         sections += [(table_differences, item) for item in spec.get("tables") or []]
         sections += [(getattr(self, name), spec[name]) for name in ("main_cf", "master_cf", "maildirs")
                      if spec.get(name)]
+        if spec.get("postfix_facts"):
+            sections.insert(0, (self.assumed_postfix_facts, spec["postfix_facts"]))
         for method, item in sections:
             try:
                 found += method(item)

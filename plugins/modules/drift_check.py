@@ -24,6 +24,11 @@ description:
     in the module arguments.
   - A desired state the repairing module would refuse (an unknown parameter, a user without
     a home directory) is reported as a difference, so that module runs and says why.
+  - Its action plugin runs it with one remote command when the connection does not
+    pipeline (for example C(containers.podman.podman)); the module goes to a private
+    (mode 0600) file in C(/var/tmp) with a random name, and the command that runs it removes
+    it. With pipelining, under Mitogen, with async or when becoming an unprivileged user it
+    runs the way Ansible runs any module.
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
   - postmaster.mail.attributes
@@ -51,7 +56,10 @@ options:
         C(tables) (list of C({path, type, sha256, mode, owner, group}): the source file's digest,
         and built files that exist and are not older than the source);
         C(maildirs) (C({users, name, mode, skel_dir, home_mailbox, config_dir}) as for
-        M(postmaster.mail.maildir))."
+        M(postmaster.mail.maildir));
+        C(postfix_facts) (C({facts, config_dir}): the M(postmaster.mail.postfix_info) result the
+        rest of this desired state was computed from, for example one cached on the control
+        node; any difference from what the host's Postfix reports now counts as drift)."
     type: dict
     default: {}
   postfix_info:
@@ -123,7 +131,7 @@ postfix_facts:
   description:
     - What M(postmaster.mail.postfix_info) returns (version, directories, lookup table types, features).
     - C(installed) is V(false) while Postfix is not installed or has no main.cf yet.
-  returned: when O(postfix_info=true)
+  returned: when O(postfix_info=true) or a check has C(postfix_facts)
   type: dict
   sample: {installed: true, version: 3.7.11, default_database_type: hash}
 """
@@ -131,7 +139,6 @@ postfix_facts:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.postmaster.mail.plugins.module_utils._drift import Checker, DriftError, digest
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import gather
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
 
 
@@ -155,10 +162,9 @@ def main():
     except (DriftError, PostfixCommandError) as exc:
         module.fail_json(msg=str(exc))
     if module.params["postfix_info"]:
-        try:
-            result["postfix_facts"] = gather(module, module.params["config_dir"])
-        except PostfixCommandError:
-            result["postfix_facts"] = {"installed": False}  # not configured yet: the roles install it
+        result["postfix_facts"] = checker.postfix_facts(module.params["config_dir"])
+    elif checker.facts_read:
+        result["postfix_facts"] = checker.facts_read[0]
     result["drifted"] = any(result["drift"].values())
     module.exit_json(**result)
 

@@ -148,6 +148,19 @@ def test_postfix_facts_in_the_same_call(config_dir):
     assert result["drift"] == {} and result["drifted"] is False
 
 
+def test_assumed_postfix_facts_are_verified_on_the_host(config_dir):
+    """The roles may compute main.cf from facts cached on the control node: the host's
+    Postfix must confirm them in the same call, and any difference is drift."""
+    facts = drift({}, postfix_info=True, config_dir=str(config_dir))["postfix_facts"]
+    same = drift({"postfix": {"postfix_facts": {"facts": facts, "config_dir": str(config_dir)}}})
+    assert same["drift"]["postfix"] == [] and same["postfix_facts"] == facts
+    upgraded = dict(facts, version="3.99.0", lookup_table_types=facts["lookup_table_types"] + ["nosuch"])
+    stale = drift({"postfix": {"postfix_facts": {"facts": upgraded, "config_dir": str(config_dir)}}})
+    assert stale["drift"]["postfix"] == [
+        "postfix facts differ from the ones assumed: lookup_table_types, version"]
+    assert stale["postfix_facts"] == facts, "the facts read for the check come back for the next one"
+
+
 def test_filters_render_the_table_text_the_modules_write(config_dir, tables):
     """The digests the roles pass come from these filters: they must match the real files."""
     import sys

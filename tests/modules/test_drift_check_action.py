@@ -1,0 +1,89 @@
+"""The drift_check action runs its module with one remote command (plugins/plugin_utils/
+_one_call.py): a private copy of the module, run and removed by that command.
+Exercised through ansible-playbook with the local connection, whose commands -vvv shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+from conftest import PROJECT_ROOT
+
+PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Check one package
+      postmaster.mail.drift_check:
+        checks: {{ checks }}
+      register: checked
+    - name: Show the result
+      ansible.builtin.copy:
+        content: "{{{{ checked | to_json }}}}"
+        dest: {{ result_file }}
+      check_mode: false
+"""
+
+
+def run_playbook(tmp_path, checks, *options, env=None):
+    """Run the check with an interpreter that records the module file it is given."""
+    interpreter = tmp_path / "python"
+    interpreter.write_text(textwrap.dedent("""\
+        #!/bin/sh
+        stat -c '%%a %%U %%n' "$1" >>%s
+        exec %s "$@"
+        """ % (tmp_path / "seen", sys.executable)))
+    interpreter.chmod(0o755)
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK.format(checks=json.dumps(checks), result_file=tmp_path / "result.json"))
+    command = ["ansible-playbook", "-vvv", "-i", "localhost,", "-c", "local",
+               "-e", "ansible_python_interpreter=%s" % interpreter, str(playbook), *options]
+    completed = subprocess.run(command, cwd=PROJECT_ROOT, env=dict(os.environ, ANSIBLE_NOCOLOR="1", **(env or {})),
+                               capture_output=True, text=True, check=False, timeout=300)
+    return completed
+
+
+def check_task_commands(output):
+    """The commands the check task ran on the host (the local connection's EXEC lines)."""
+    task = output.split("TASK [Check one package]")[1].split("TASK [Show the result]")[0]
+    return re.findall(r"^<localhost> EXEC (.*)$", task, re.M)
+
+
+def test_one_command_runs_a_private_copy_and_removes_it(tmp_path):
+    completed = run_playbook(tmp_path, {"base": {"packages": ["dpkg", "no-such-package-here"]}})
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["drift"] == {"base": ["package no-such-package-here: not installed"]}
+    commands = check_task_commands(completed.stdout)
+    assert len(commands) == 1, commands
+    mode, owner, path = (tmp_path / "seen").read_text().split()
+    assert re.fullmatch(r"/var/tmp/\.postmaster-mail-drift_check-[0-9a-f]{32}\.py", path)
+    assert (mode, owner) == ("600", "root")
+    assert path in commands[0] and "rm -f" in commands[0]
+    assert not os.path.exists(path)
+
+
+def test_check_mode_reaches_the_module(tmp_path):
+    completed = run_playbook(tmp_path, {"base": {"packages": ["dpkg"]}}, "--check")
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert json.loads((tmp_path / "result.json").read_text())["drift"] == {"base": []}
+
+
+def test_module_failure_is_the_task_failure(tmp_path):
+    completed = run_playbook(tmp_path, {"base": "not a dictionary"})
+    assert completed.returncode != 0
+    assert "check base: give the desired state as a dictionary" in completed.stdout
+    leftovers = [name for name in os.listdir("/var/tmp") if name.startswith(".postmaster-mail-drift_check-")]
+    assert leftovers == []
+
+
+def test_pipelining_keeps_ansible_own_single_command(tmp_path):
+    completed = run_playbook(tmp_path, {"base": {"packages": ["dpkg"]}}, env={"ANSIBLE_PIPELINING": "1"})
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    commands = check_task_commands(completed.stdout)
+    assert len(commands) == 1 and "/var/tmp/.postmaster-mail" not in commands[0], commands
+    assert not (tmp_path / "seen").exists() or "postmaster-mail" not in (tmp_path / "seen").read_text()
