@@ -19,12 +19,12 @@ PLAYBOOK = """\
   tasks:
     - name: Check one package
       postmaster.mail.drift_check:
-        checks: {{ checks }}
+        checks: {checks}
       register: checked
     - name: Show the result
       ansible.builtin.copy:
         content: "{{{{ checked | to_json }}}}"
-        dest: {{ result_file }}
+        dest: {result_file}
       check_mode: false
 """
 
@@ -60,7 +60,7 @@ def test_one_command_runs_a_private_copy_and_removes_it(tmp_path):
     assert result["drift"] == {"base": ["package no-such-package-here: not installed"]}
     commands = check_task_commands(completed.stdout)
     assert len(commands) == 1, commands
-    mode, owner, path = (tmp_path / "seen").read_text().split()
+    mode, owner, path = (tmp_path / "seen").read_text().splitlines()[0].split()
     assert re.fullmatch(r"/var/tmp/\.postmaster-mail-drift_check-[0-9a-f]{32}\.py", path)
     assert (mode, owner) == ("600", "root")
     assert path in commands[0] and "rm -f" in commands[0]
