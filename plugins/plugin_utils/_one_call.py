@@ -31,9 +31,10 @@ REMOTE_DIR = "/var/tmp"
 
 def _one_call_possible(action):
     connection = action._connection
+    # Mitogen first: its action mixin refuses _is_pipelining_enabled().
     return not (
-        action._is_pipelining_enabled("new")
-        or type(connection).__module__.startswith("ansible_mitogen")
+        any(cls.__module__.startswith("ansible_mitogen") for cls in type(connection).__mro__)
+        or action._is_pipelining_enabled("new")
         or action._task.async_val
         or action._is_become_unprivileged()
         or getattr(connection._shell, "SHELL_FAMILY", "sh") != "sh"
