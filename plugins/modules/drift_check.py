@@ -59,7 +59,7 @@ options:
         M(postmaster.mail.maildir));
         C(postfix_facts) (C({facts, config_dir}): the M(postmaster.mail.postfix_info) result the
         rest of this desired state was computed from, for example one cached on the control
-        node; any difference from what the host's Postfix reports now counts as drift)."
+        node; any of its keys that differs from what the host's Postfix reports now counts as drift)."
     type: dict
     default: {}
   postfix_info:

@@ -159,6 +159,10 @@ def test_assumed_postfix_facts_are_verified_on_the_host(config_dir):
     assert stale["drift"]["postfix"] == [
         "postfix facts differ from the ones assumed: lookup_table_types, version"]
     assert stale["postfix_facts"] == facts, "the facts read for the check come back for the next one"
+    unverified = {key: value for key, value in facts.items() if key != "compatibility_level"}
+    changed_setting = drift({"postfix": {"postfix_facts": {
+        "facts": dict(unverified, version=facts["version"]), "config_dir": str(config_dir)}}})
+    assert changed_setting["drift"]["postfix"] == [], "only the keys given are verified"
 
 
 def test_filters_render_the_table_text_the_modules_write(config_dir, tables):
