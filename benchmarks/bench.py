@@ -710,7 +710,8 @@ def render_markdown(suite, rows, env, minutes, selected):
         mail = data["mail"]
         out.append("## Mail runs\n")
         out.append("Postfix %s in bench-full; %d messages per run, %d sessions at a time, one message per SMTP "
-                   "session (the -reuse modes: all of a session's messages over one connection), %d-byte bodies, all to one local user's Maildir over loopback; time from the first "
+                   "session (the -reuse modes: all of a session's messages over one connection), %d-byte "
+                   "bodies, all to one local user's Maildir over loopback; time from the first "
                    "connection until the last message is in Maildir/new. smtp-source cannot speak STARTTLS, so "
                    "STARTTLS is measured with a Python smtplib sender and compared with the same sender in "
                    "plaintext.\n" % (mail["postfix"], mail["count"], mail["sessions"], mail["body"]))
