@@ -71,6 +71,24 @@ options:
     description:
       - Postfix configuration directory for O(postfix_info).
     type: path
+  role:
+    description:
+      - The name of the check that belongs to the calling role. Handled by the action plugin
+        on the control node; the host never sees it.
+      - When set, the result also sets two facts of the host, so the roles of the play need no
+        task of their own to keep them. C(postmaster_mail_drift_clean) records, for every other
+        check that found nothing to change, the role instance of this play that owns it and the
+        digest of its desired state. The roles of this collection skip their own check when both
+        match and it is the role's first run on the host, so a later play or a second include of
+        the role checks again. C(postmaster_mail_postfix_facts) holds RV(postfix_facts) when returned.
+    type: str
+  postfix_facts_cache:
+    description:
+      - "C({path, keys}): when the result has RV(postfix_facts) of an installed Postfix, write
+        these keys of them as JSON to this file on the control node, when it does not hold them
+        already. Handled by the action plugin; the host never sees it."
+      - A file that cannot be written gives a warning, not a failure. Not written in check mode.
+    type: dict
 seealso:
   - module: postmaster.mail.postconf
   - module: postmaster.mail.postconf_master
@@ -107,6 +125,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+ansible_facts:
+  description: Facts of the host the action plugin sets on the control node.
+  returned: when O(role) is set and the check did not fail
+  type: dict
+  contains:
+    postmaster_mail_drift_clean:
+      description: For each other check that found nothing to change, C(ROLE_UUID:DIGEST).
+      returned: when O(role) is set
+      type: dict
+      sample: {mail_client: "0242ac11-0002-5c8a-4d3e-000000000012:632a2be87b3fb223e62c939663cea45bc924e64d"}
+    postmaster_mail_postfix_facts:
+      description: RV(postfix_facts).
+      returned: when RV(postfix_facts) is returned
+      type: dict
 drift:
   description: For each named check, what differs on the host, one short sentence each; empty when nothing does.
   returned: always
@@ -148,6 +180,9 @@ def main():
             checks=dict(type="dict", default={}),
             postfix_info=dict(type="bool", default=False),
             config_dir=dict(type="path"),
+            # Handled by the action plugin on the control node, documented with the module.
+            role=dict(type="str"),
+            postfix_facts_cache=dict(type="dict"),
         ),
         supports_check_mode=True,
     )

@@ -1,0 +1,89 @@
+"""What the drift_check action keeps on the control node: the record of checks another role
+need not repeat, scoped to the play's role instances, and the Postfix facts cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+# As in test_maincf.py: the collection through the symlink in .cache/collections.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
+
+from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (  # noqa: E402
+    clean_record, write_facts_cache)
+
+
+class Role:
+    def __init__(self, name, uuid):
+        self.name, self._uuid = name, uuid
+
+    def get_name(self, include_role_fqcn=True):
+        return ("postmaster.mail." if include_role_fqcn else "") + self.name
+
+
+class Play:
+    def __init__(self, roles):
+        self.roles = roles
+
+    def get_roles(self):
+        return self.roles
+
+
+class Node:
+    """A task or block: the chain of parents ends at a block that knows its play."""
+
+    def __init__(self, parent=None, play=None):
+        self._parent, self._play = parent, play
+
+
+def task_in(play):
+    return Node(parent=Node(parent=Node(play=play)))
+
+
+RESULT = {"digests": {"tls": "d-tls", "postfix": "d-postfix", "mail_client": "d-mail", "maildir": "d-maildir"},
+          "drift": {"tls": [], "postfix": [], "mail_client": ["file /etc/s-nail.rc"], "maildir": []}}
+
+
+def test_records_the_other_unchanged_checks_with_their_role_instance():
+    play = Play([Role("tls", "u1"), Role("postfix", "u2"), Role("mail_client", "u3"), Role("maildir", "u4")])
+    assert clean_record(task_in(play), "tls", RESULT) == {"postfix": "u2:d-postfix", "maildir": "u4:d-maildir"}
+
+
+def test_leaves_out_roles_not_in_the_play_once():
+    play = Play([Role("tls", "u1"), Role("postfix", "u2"), Role("postfix", "u5")])
+    assert clean_record(task_in(play), "tls", RESULT) == {}
+    assert clean_record(Node(), "tls", RESULT) == {}
+
+
+def test_cache_is_written_private_and_only_when_it_differs(tmp_path):
+    path = tmp_path / "cache" / "host.json"
+    cache = {"path": str(path), "keys": ["installed", "version"]}
+    facts = {"installed": True, "version": "3.7.11", "changed": False}
+    assert write_facts_cache(cache, facts, check_mode=False) is None
+    assert json.loads(path.read_text()) == {"installed": True, "version": "3.7.11"}
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    before = path.stat().st_mtime_ns
+    assert write_facts_cache(cache, dict(facts, changed=True), check_mode=False) is None
+    assert path.stat().st_mtime_ns == before
+    assert sorted(os.listdir(path.parent)) == ["host.json"]
+
+
+def test_cache_is_not_written_in_check_mode_or_without_postfix(tmp_path):
+    path = tmp_path / "host.json"
+    cache = {"path": str(path), "keys": ["installed"]}
+    assert write_facts_cache(cache, {"installed": True}, check_mode=True) is None
+    assert write_facts_cache(cache, {"installed": False}, check_mode=False) is None
+    assert write_facts_cache({}, {"installed": True}, check_mode=False) is None
+    assert not path.exists()
+
+
+def test_unwritable_cache_gives_a_warning(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    warning = write_facts_cache({"path": str(blocker / "host.json"), "keys": ["installed"]}, {"installed": True},
+                                check_mode=False)
+    assert warning.startswith("postmaster.mail: the Postfix facts cache ") and "not written" in warning
