@@ -29,6 +29,10 @@ description:
     (mode 0600) file in C(/var/tmp) with a random name, and the command that runs it removes
     it. With pipelining, under Mitogen, with async or when becoming an unprivileged user it
     runs the way Ansible runs any module.
+  - On that one-command path the code Python compiles from the module's payload is kept on the
+    host in C(/var/cache/postmaster-mail/python), a directory only its owner (the user running
+    the module, normally root) can use, and reused while the source is the same; it is not
+    used when others could write it. Deleting it is safe.
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
   - postmaster.mail.attributes

@@ -13,6 +13,13 @@ Used where it pays: modules the roles run on every re-run. Falls back to Ansible
 when that is already one command (pipelining), under Mitogen (which runs modules in its
 own interpreter), with async, and when becoming an unprivileged user (who could not read
 the file). Private to postmaster.mail: no stability promise for other collections.
+
+Python compiles every module an AnsiballZ payload imports from its zip file on every run
+(zipimport keeps no bytecode), which is most of a check's time on the host. The module is
+therefore started through a short bootstrap that keeps the compiled code in CODE_CACHE, a
+directory only root can write (it is used only when it and its parent are owned by the user
+running the module, and others can neither write the parent nor use the directory), keyed by the Python version and the source's
+SHA-256, so a changed module_utils file is compiled again.
 """
 
 from __future__ import annotations
@@ -27,6 +34,53 @@ from ansible.vars.clean import remove_internal_keys
 # through the container's mount point, which cannot see the tmpfs a systemd container has
 # on /tmp). The file is private (0600) and removed by the same command that runs it.
 REMOTE_DIR = "/var/tmp"
+CODE_CACHE = "/var/cache/postmaster-mail/python"
+
+# python -c BOOTSTRAP MODULE_FILE: runs the payload as `python MODULE_FILE` would, with
+# zipimport's compile step served from CODE_CACHE. Any problem with the cache only means
+# compiling as usual.
+BOOTSTRAP = r"""
+import hashlib, marshal, os, runpy, stat, sys, tempfile, zipimport
+path, cache = sys.argv[1], %r
+def private(directory, closed):
+    info = os.lstat(directory)
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & closed
+def refile(code, filename):
+    consts = tuple(refile(c, filename) if isinstance(c, type(code)) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+def cached_compile(pathname, source, compile_source=zipimport._compile_source):
+    inner = pathname.replace(os.sep, "/").rpartition(".zip/")[2]
+    key = hashlib.sha256(sys.implementation.cache_tag.encode() + b"\0" + inner.encode() + b"\0" + source)
+    entry = os.path.join(cache, key.hexdigest())
+    try:
+        with open(entry, "rb") as stream:
+            return refile(marshal.load(stream), pathname)
+    except Exception:
+        pass
+    code = compile_source(pathname, source)
+    try:
+        descriptor, temporary = tempfile.mkstemp(dir=cache)
+        with os.fdopen(descriptor, "wb") as stream:
+            marshal.dump(code, stream)
+        os.replace(temporary, entry)
+    except Exception:
+        pass
+    return code
+try:
+    open(path, "rb").close()
+except OSError as error:
+    sys.stderr.write("%%s: can't open file %%r: %%s\n" %% (sys.executable, path, error))
+    sys.exit(2)
+try:
+    os.makedirs(os.path.dirname(cache), mode=0o700, exist_ok=True)
+    os.makedirs(cache, mode=0o700, exist_ok=True)
+    if private(os.path.dirname(cache), 0o022) and private(cache, 0o077):
+        zipimport._compile_source = cached_compile
+except Exception:
+    pass
+sys.argv = [path]
+runpy.run_path(path, run_name="__main__")
+""" % CODE_CACHE
 
 
 def _one_call_possible(action):
@@ -61,8 +115,9 @@ def execute_module(action, task_vars, module_name=None, module_args=None):
     finally:
         os.umask(umask)
     quoted = shlex.quote(remote_path)
-    command = action._connection._shell.build_module_command(
-        action._compute_environment_string(), module_bits.shebang, quoted)
+    environment = action._compute_environment_string().strip()
+    interpreter = shlex.split(module_bits.shebang.removeprefix("#!"))
+    command = (environment + " " if environment else "") + shlex.join(interpreter + ["-c", BOOTSTRAP, remote_path])
     command = "%s; rc=$?; rm -f %s; exit $rc" % (command, quoted)
     result = action._low_level_execute_command(command, sudoable=True)
     if result.get("rc") == 2 and "can't open file" in result.get("stderr", ""):

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 import textwrap
 
 from conftest import PROJECT_ROOT
+
+CODE_CACHE = "/var/cache/postmaster-mail/python"
 
 PLAYBOOK = """\
 - hosts: localhost
@@ -34,7 +37,8 @@ def run_playbook(tmp_path, checks, *options, env=None):
     interpreter = tmp_path / "python"
     interpreter.write_text(textwrap.dedent("""\
         #!/bin/sh
-        stat -c '%%a %%U %%n' "$1" >>%s
+        for module_file; do :; done
+        stat -c '%%a %%U %%n' "$module_file" >>%s
         exec %s "$@"
         """ % (tmp_path / "seen", sys.executable)))
     interpreter.chmod(0o755)
@@ -50,7 +54,7 @@ def run_playbook(tmp_path, checks, *options, env=None):
 def check_task_commands(output):
     """The commands the check task ran on the host (the local connection's EXEC lines)."""
     task = output.split("TASK [Check one package]")[1].split("TASK [Show the result]")[0]
-    return re.findall(r"^<localhost> EXEC (.*)$", task, re.M)
+    return re.findall(r"^<localhost> EXEC (.*?)(?=^<localhost> |\Z)", task, re.M | re.S)
 
 
 def test_one_command_runs_a_private_copy_and_removes_it(tmp_path):
@@ -65,6 +69,37 @@ def test_one_command_runs_a_private_copy_and_removes_it(tmp_path):
     assert (mode, owner) == ("600", "root")
     assert path in commands[0] and "rm -f" in commands[0]
     assert not os.path.exists(path)
+
+
+def cache_entries():
+    return set(os.listdir(CODE_CACHE)) if os.path.isdir(CODE_CACHE) else set()
+
+
+def test_compiled_code_is_kept_private_and_reused(tmp_path):
+    checks = {"base": {"packages": ["dpkg"]}}
+    assert run_playbook(tmp_path, checks).returncode == 0
+    info = os.stat(CODE_CACHE)
+    assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o700, 0)
+    assert not stat.S_IMODE(os.stat(os.path.dirname(CODE_CACHE)).st_mode) & 0o022
+    entries = cache_entries()
+    assert len(entries) > 20  # ansible.module_utils.basic and what it imports
+    completed = run_playbook(tmp_path, checks)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert json.loads((tmp_path / "result.json").read_text())["drift"] == {"base": []}
+    assert cache_entries() == entries  # nothing compiled again
+
+
+def test_code_cache_others_can_use_is_ignored(tmp_path):
+    run_playbook(tmp_path, {"base": {"packages": ["dpkg"]}})
+    for name in cache_entries():
+        os.unlink(os.path.join(CODE_CACHE, name))
+    os.chmod(CODE_CACHE, 0o755)
+    try:
+        completed = run_playbook(tmp_path, {"base": {"packages": ["dpkg"]}})
+        assert completed.returncode == 0, completed.stdout[-3000:]
+        assert cache_entries() == set()
+    finally:
+        os.chmod(CODE_CACHE, 0o700)
 
 
 def test_check_mode_reaches_the_module(tmp_path):
