@@ -26,18 +26,32 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp
+        role = self._task.args.get("role")
+        cache = self._task.args.get("postfix_facts_cache") or {}
+        problem = controller_option_problem(role, cache)
+        if problem:
+            return dict(result, failed=True, msg=problem)
         module_args = {key: value for key, value in self._task.args.items() if key not in CONTROLLER_OPTIONS}
         result.update(execute_module(self, task_vars, module_args=module_args))
-        role = self._task.args.get("role")
-        if result.get("failed") or not role:
+        if result.get("failed"):
             return result
-        facts = {"postmaster_mail_drift_clean": clean_record(self._task, role, result)}
         postfix_facts = result.get("postfix_facts")
-        if postfix_facts:
-            facts["postmaster_mail_postfix_facts"] = postfix_facts
-            warning = write_facts_cache(self._task.args.get("postfix_facts_cache") or {}, postfix_facts,
-                                        self._task.check_mode)
-            if warning:
-                result.setdefault("warnings", []).append(warning)
-        result["ansible_facts"] = facts
+        warning = write_facts_cache(cache, postfix_facts, self._task.check_mode) if postfix_facts else None
+        if warning:
+            result.setdefault("warnings", []).append(warning)
+        if role:
+            result["ansible_facts"] = {"postmaster_mail_drift_clean": clean_record(self._task, role, result)}
+            if postfix_facts:
+                result["ansible_facts"]["postmaster_mail_postfix_facts"] = postfix_facts
         return result
+
+
+def controller_option_problem(role, cache):
+    """A one-line message when the options handled here are malformed, else None."""
+    if role is not None and not isinstance(role, str):
+        return "drift_check: role must be the name of a check (a string), not %r" % (role,)
+    if cache and not (isinstance(cache, dict) and isinstance(cache.get("path", ""), str)
+                      and isinstance(cache.get("keys", []), list)
+                      and all(isinstance(key, str) for key in cache.get("keys", []))):
+        return "drift_check: postfix_facts_cache must be {path: FILE, keys: [KEY, ...]}, not %r" % (cache,)
+    return None

@@ -16,10 +16,10 @@ the file). Private to postmaster.mail: no stability promise for other collection
 
 Python compiles every module an AnsiballZ payload imports from its zip file on every run
 (zipimport keeps no bytecode), which is most of a check's time on the host. The module is
-therefore started through a short bootstrap that keeps the compiled code in CODE_CACHE, a
-directory only root can write (it is used only when it and its parent are owned by the user
-running the module, and others can neither write the parent nor use the directory), keyed by the Python version and the source's
-SHA-256, so a changed module_utils file is compiled again.
+therefore started through a short bootstrap that keeps the compiled code in CODE_CACHE,
+keyed by the Python version and the source's SHA-256, so a changed module_utils file is
+compiled again. The cache is used only when it and its parent belong to the user running
+the module and others can neither write the parent nor use the cache.
 """
 
 from __future__ import annotations

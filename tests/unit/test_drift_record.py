@@ -87,3 +87,16 @@ def test_unwritable_cache_gives_a_warning(tmp_path):
     warning = write_facts_cache({"path": str(blocker / "host.json"), "keys": ["installed"]}, {"installed": True},
                                 check_mode=False)
     assert warning.startswith("postmaster.mail: the Postfix facts cache ") and "not written" in warning
+
+
+def test_malformed_controller_options_are_refused_in_one_line():
+    from ansible_collections.postmaster.mail.plugins.action.drift_check import controller_option_problem
+
+    assert controller_option_problem(None, {}) is None
+    assert controller_option_problem("postfix", {"path": "/tmp/x.json", "keys": ["installed"]}) is None
+    for role, cache, words in ((["postfix"], {}, "role must be the name of a check"),
+                               ("postfix", "/tmp/x.json", "postfix_facts_cache must be {path: FILE"),
+                               ("postfix", {"path": 5, "keys": []}, "postfix_facts_cache must be"),
+                               ("postfix", {"path": "/tmp/x.json", "keys": "installed"}, "postfix_facts_cache must be")):
+        message = controller_option_problem(role, cache)
+        assert words in message and "\n" not in message
