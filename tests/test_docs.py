@@ -1,4 +1,4 @@
-"""Every module's documentation and every role's argument specs render with ansible-doc."""
+"""Every module's and plugin's documentation and every role's argument specs render with ansible-doc."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 from conftest import PROJECT_ROOT
 
 MODULES = sorted(path.stem for path in (PROJECT_ROOT / "plugins" / "modules").glob("*.py"))
+PLUGINS = sorted((kind, path.stem) for kind in ("filter", "lookup")
+                 for path in (PROJECT_ROOT / "plugins" / kind).glob("*.py"))
 ROLES = sorted(path.parent.parent.name for path in (PROJECT_ROOT / "roles").glob("*/meta/argument_specs.yml"))
 
 
@@ -25,6 +27,12 @@ def ansible_doc(*args):
 @pytest.mark.parametrize("module", MODULES)
 def test_module_doc_renders(module):
     text = ansible_doc("postmaster.mail." + module)
+    assert "EXAMPLES" in text and "RETURN VALUES" in text
+
+
+@pytest.mark.parametrize("kind,plugin", PLUGINS)
+def test_plugin_doc_renders(kind, plugin):
+    text = ansible_doc("-t", kind, "postmaster.mail." + plugin)
     assert "EXAMPLES" in text and "RETURN VALUES" in text
 
 

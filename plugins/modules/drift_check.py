@@ -85,6 +85,9 @@ options:
         digest of its desired state. The roles of this collection skip their own check when both
         match and it is the role's first run on the host, so a later play or a second include of
         the role checks again. C(postmaster_mail_postfix_facts) holds RV(postfix_facts) when returned.
+      - A task outside the roles, such as the one before the roles in the C(postmaster.mail.site)
+        playbook, gives a name no check has (C(play)), so every check that found nothing to change
+        is recorded.
     type: str
   postfix_facts_cache:
     description:
@@ -196,7 +199,7 @@ def main():
         for name, spec in module.params["checks"].items():
             if not isinstance(spec, dict):
                 raise DriftError("check %s: give the desired state as a dictionary" % name)
-        result["drift"] = {name: checker.check(spec) for name, spec in module.params["checks"].items()}
+        result["drift"] = {name: checked(checker, spec) for name, spec in module.params["checks"].items()}
         result["digests"] = {name: digest(spec) for name, spec in module.params["checks"].items()}
     except (DriftError, PostfixCommandError) as exc:
         module.fail_json(msg=str(exc))
@@ -206,6 +209,17 @@ def main():
         result["postfix_facts"] = checker.facts_read[0]
     result["drifted"] = any(result["drift"].values())
     module.exit_json(**result)
+
+
+def checked(checker, spec):
+    """What checker.check finds; a desired state of the wrong shape (a setting of the wrong
+    type that reached it) is a difference too, so the role that owns it runs and reports it."""
+    try:
+        return checker.check(spec)
+    except DriftError:
+        raise
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        return ["cannot compare: the desired state is malformed (%s)" % exc]
 
 
 if __name__ == "__main__":

@@ -136,6 +136,16 @@ def test_packages_and_unreadable_desired_state_are_differences(config_dir):
         "(ansible.builtin.user) or remove it from the list"]
 
 
+def test_malformed_desired_state_is_a_difference_of_that_check_only(config_dir):
+    result = drift({"maildir": {"maildirs": {"users": 5, "skel_dir": ""}},
+                    "mail_client": {"packages": "s-nail", "services": [5]},
+                    "postfix": {"main_cf": {"parameters": MAIN_CF, "config_dir": str(config_dir)}}})
+    assert result["drift"]["maildir"][0].startswith("cannot compare: the desired state is malformed (")
+    assert result["drift"]["mail_client"][0].startswith("cannot compare: the desired state is malformed (")
+    assert set(result["digests"]) == {"maildir", "mail_client", "postfix"}
+    assert result["drifted"] is True
+
+
 def test_missing_postfix_is_a_difference_not_a_failure(tmp_path):
     result = drift({"postfix": {"main_cf": {"parameters": MAIN_CF, "config_dir": str(tmp_path)}}})
     assert result["drift"]["postfix"] == ["postfix: %s missing" % (tmp_path / "main.cf")]
