@@ -45,6 +45,7 @@ MAIL_SESSIONS = 10
 MAIL_BODY = 1024
 MAIL_USER = "carol"
 
+
 def load_mailbench():
     """benchmarks/lib/mailbench.py as a module: it runs in the container, and its routes
     must match the full mission's relay set-up here."""

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT_ROOT
+from playbook_runs import recap_changed
 from systemd_container import systemd_container
 
 HERE = Path(__file__).resolve().parent / "safety"
@@ -417,3 +418,33 @@ def test_no_mail_lost_through_reload_and_restart(host):
     assert queue.strip() == "", queue
     assert set(counts) == expected, (sorted(expected - set(counts))[:5], sorted(set(counts) - expected)[:5])
     assert [key for key, copies in counts.items() if copies != 1] == []
+
+
+# --- switching features off ------------------------------------------------------------------
+
+RELAY_PARAMETERS = ("default_transport", "transport_maps", "smtp_sasl_auth_enable", "smtp_sasl_password_maps",
+                    "smtp_sasl_security_options", "smtp_sasl_tls_security_options")
+
+
+def set_parameters(host, names):
+    """The names among `names` that main.cf sets (postconf -n)."""
+    shown = host.sh("postconf -n %s 2>/dev/null || true" % " ".join(names))
+    return sorted(line.split(" = ", 1)[0] for line in shown.splitlines() if " = " in line)
+
+
+def test_relay_and_policies_switched_off_leave_no_routes_behind(host):
+    """Runs last: it takes the relay apart. SMTPS relay to stunnel, then no relay and no TLS
+    policies: each step removes what the previous settings wrote to main.cf and master.cf,
+    Postfix's configuration stays valid, and a re-run changes nothing."""
+    relay = mission_vars(host.root)["postfix_relay"]
+    through_tunnel = dict(relay, method="stunnel", tunnel_port=10465)
+    host.playbook(HERE / "reconfigure.yml", "-e", json.dumps({"postfix_relay": through_tunnel}))
+    assert host.sh("postconf -M postmaster-smtps/unix").strip() == ""
+    assert set_parameters(host, ["default_transport"]) == []
+    assert host.sh("postmap -q relay.safety.test $(postconf -h transport_maps)").strip() == "smtp:[127.0.0.1]:10465"
+
+    switched_off = json.dumps({"postfix_relay": None, "postfix_tls_policies": []})
+    host.playbook(HERE / "reconfigure.yml", "-e", switched_off)
+    assert set_parameters(host, RELAY_PARAMETERS + ("smtp_tls_policy_maps",)) == []
+    host.sh("postfix check")
+    assert recap_changed(host.playbook(HERE / "reconfigure.yml", "-e", switched_off).stdout, host.name) == 0
