@@ -6,7 +6,9 @@ policies, three Maildir users):
 - bad inputs: dozens of bad values for the modules and the roles each fail with a one-line
   message that says what is wrong, and no configuration file on the host changes;
 - no mail lost: a stream of at least 500 messages runs through a reload and a restart,
-  and every message lands in a Maildir exactly once with the queue empty afterwards.
+  and every message lands in a Maildir exactly once with the queue empty afterwards;
+- switching off: moving the relay to the tunnel, then switching it and the TLS policies
+  off, removes from main.cf and master.cf what they wrote, and a re-run changes nothing.
 """
 
 from __future__ import annotations
