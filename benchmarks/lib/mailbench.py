@@ -103,7 +103,7 @@ def main():
 
     start = time.monotonic()
     errors, error_count, sent = [], 0, count
-    if mode.startswith(("source-", "relay-")):
+    if mode.removesuffix("-reuse") in SOURCE_ROUTES:
         port, domain = SOURCE_ROUTES[mode.removesuffix("-reuse")]
         command = [shutil.which("smtp-source") or "/usr/sbin/smtp-source", "-s", str(sessions), "-m", str(count),
                    "-l", str(body), "-f", "bench@localhost", "-t", "%s@%s" % (user, domain), "-M", "bench-client"]
