@@ -186,115 +186,18 @@ def test_verbose_diff_run_that_rewrites_secrets_shows_none(host):
 
 # --- bad inputs ----------------------------------------------------------------------------
 
-# name: (module or "role:NAME", arguments or role variables, words the message must contain)
-BAD_INPUTS = {
-    "postconf unknown parameter": ("postconf", {"parameters": {"myhostnme": "x.safety.test"}},
-                                   ["myhostnme", "did you mean: myhostname"]),
-    "postconf missing map file": ("postconf", {"parameters": {"transport_maps": "hash:/no/such/file"}},
-                                  ["/no/such/file"]),
-    "postconf unknown map type": ("postconf", {"parameters": {"transport_maps": "nosuchtype:/etc/postfix/x"}},
-                                  ["nosuchtype"]),
-    "postconf non-numeric limit": ("postconf", {"parameters": {"message_size_limit": "lots"}},
-                                   ["message_size_limit", "lots"]),
-    "postconf bad boolean": ("postconf", {"parameters": {"smtputf8_enable": "perhaps"}},
-                             ["smtputf8_enable", "perhaps"]),
-    "postconf bad inet_protocols": ("postconf", {"parameters": {"inet_protocols": "ipv5"}}, ["ipv5"]),
-    "postconf bad TLS level": ("postconf", {"parameters": {"smtpd_tls_security_level": "tight"}},
-                               ["smtpd_tls_security_level", "tight"]),
-    "postconf_master port 70000": ("postconf_master", {"services": [
-        {"name": "70000", "type": "inet", "command": "smtpd"}]}, ["70000"]),
-    "postconf_master unknown daemon": ("postconf_master", {"services": [
-        {"name": "2525", "type": "inet", "command": "nosuchdaemon"}]}, ["nosuchdaemon"]),
-    "postconf_master bad type": ("postconf_master", {"services": [
-        {"name": "2525", "type": "socket", "command": "smtpd"}]}, ["socket"]),
-    "postconf_master unknown -o": ("postconf_master", {"services": [
-        {"name": "submission", "type": "inet", "command": "smtpd",
-         "options": {"smtpd_tls_security_levl": "encrypt"}}]}, ["smtpd_tls_security_levl"]),
-    "postmap missing directory": ("postmap", {"path": "/no/such/dir/table", "entries": {"a": "b"}},
-                                  ["/no/such/dir"]),
-    "postmap unknown type": ("postmap", {"path": "/etc/postfix/safety_table", "type": "nosuchtype",
-                                         "entries": {"a": "b"}}, ["nosuchtype"]),
-    "postmap key with space": ("postmap", {"path": "/etc/postfix/safety_table", "entries": {"bad key": "b"}},
-                               ["bad key"]),
-    "postmap bad mode": ("postmap", {"path": "/etc/postfix/safety_table", "entries": {"a": "b"}, "mode": "999"},
-                         ["mode"]),
-    "tls_policy level tight": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
-        {"destination": "relay.safety.test", "level": "tight"}]}, ["tight"]),
-    "tls_policy malformed fingerprint": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
-        {"destination": "relay.safety.test", "level": "fingerprint", "match": ["ZZ:12:XY"]}]}, ["ZZ:12:XY"]),
-    "tls_policy bad destination": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
-        {"destination": "[relay.safety.test", "level": "secure"}]}, ["[relay.safety.test"]),
-    "tls_policy port 70000": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
-        {"destination": "[relay.safety.test]:70000", "level": "secure"}]}, ["70000"]),
-    "tls_policy match with may": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
-        {"destination": "relay.safety.test", "level": "may", "match": ["nexthop"]}]}, ["match"]),
-    "tls_policy unknown protocol": ("tls_policy", {"path": "/etc/postfix/postmaster_tls_policy", "policies": [
-        {"destination": "relay.safety.test", "level": "secure", "protocols": [">=TLSv9"]}]}, ["TLSv9"]),
-    "mail_probe port 70000": ("mail_probe", {"recipient": "alice", "port": 70000}, ["70000"]),
-    "mail_probe unknown security": ("mail_probe", {"recipient": "alice", "security": "tls"}, ["security", "tls"]),
-    "mail_probe missing CA file": ("mail_probe", {"recipient": "alice", "security": "starttls",
-                                                  "ca_file": "/no/such/ca.pem"}, ["/no/such/ca.pem"]),
-    "mail_probe password in clear": ("mail_probe", {"recipient": "alice", "security": "plain",
-                                                    "username": "alice", "password": "x"}, ["only over TLS"]),
-    "maildir unknown user": ("maildir", {"users": ["no-such-user"]}, ["no-such-user", "does not exist"]),
-    "maildir name escapes home": ("maildir", {"users": ["alice"], "name": "../etc"}, ["Maildir name"]),
-    "maildir bad mode": ("maildir", {"users": ["alice"], "mode": "999"}, ["mode"]),
-    "postfix relay method pigeon": ("role:postfix", {"postfix_relay": {"host": "relay.safety.test",
-                                                                       "method": "pigeon"}}, ["method", "pigeon"]),
-    "postfix relay without host": ("role:postfix", {"postfix_relay": {"method": "smtps"}}, ["host"]),
-    "postfix relay port 70000": ("role:postfix", {"postfix_relay": {"host": "relay.safety.test", "port": 70000}},
-                                 ["port", "70000"]),
-    "postfix relay fingerprint without fingerprints": ("role:postfix", {"postfix_relay": {
-        "host": "relay.safety.test", "tls_level": "fingerprint"}}, ["fingerprints"]),
-    "postfix relay tunnel port 0": ("role:postfix", {"postfix_relay": {
-        "host": "relay.safety.test", "method": "stunnel", "tunnel_port": 0}}, ["tunnel_port", "0"]),
-    "postfix relay user without password": ("role:postfix", {"postfix_relay": {
-        "host": "relay.safety.test", "username": "edge"}}, ["password"]),
-    "postfix inet_protocols ipv5": ("role:postfix", {"postfix_inet_protocols": "ipv5"},
-                                    ["postfix_inet_protocols", "ipv5"]),
-    "postfix unknown main.cf parameter": ("role:postfix", {"postfix_main_cf": {"myhostnme": "x"}}, ["myhostnme"]),
-    "postfix missing map file": ("role:postfix", {"postfix_main_cf": {"transport_maps": "hash:/no/such/file"}},
-                                 ["/no/such/file"]),
-    "postfix TLS policy level tight": ("role:postfix", {"postfix_tls_policies": [
-        {"destination": "partner.safety.test", "level": "tight"}]}, ["tight"]),
-    "postfix missing chain file": ("role:postfix", {"postfix_smtpd_tls_chain_files": ["/no/such/chain.pem"]},
-                                   ["/no/such/chain.pem"]),
-    "postfix TLS log level 7": ("role:postfix", {"postfix_tls_loglevel": 7}, ["postfix_tls_loglevel", "7"]),
-    "postfix master.cf port 70000": ("role:postfix", {"postfix_master_cf_services": [
-        {"name": "70000", "type": "inet", "command": "smtpd"}]}, ["70000"]),
-    "stunnel accept port 70000": ("role:stunnel", {"stunnel_tunnels": [
-        {"name": "relay", "accept": "127.0.0.1:70000", "connect": "127.0.0.1:4650",
-         "ca_file": "/etc/postfix/tls/ca.pem"}]}, ["70000"]),
-    "stunnel accept not loopback": ("role:stunnel", {"stunnel_tunnels": [
-        {"name": "relay", "accept": "0.0.0.0:10465", "connect": "127.0.0.1:4650",
-         "ca_file": "/etc/postfix/tls/ca.pem"}]}, ["loopback"]),
-    "stunnel bad tunnel name": ("role:stunnel", {"stunnel_tunnels": [
-        {"name": "re lay]", "accept": "127.0.0.1:10465", "connect": "127.0.0.1:4650",
-         "ca_file": "/etc/postfix/tls/ca.pem"}]}, ["re lay]"]),
-    "stunnel connect without port": ("role:stunnel", {"stunnel_tunnels": [
-        {"name": "relay", "accept": "127.0.0.1:10465", "connect": "relay.safety.test",
-         "ca_file": "/etc/postfix/tls/ca.pem"}]}, ["connect"]),
-    "stunnel TLSv1.0": ("role:stunnel", {"stunnel_tls_min_version": "TLSv1.0"}, ["stunnel_tls_min_version"]),
-    "mail_client folder injection": ("role:mail_client", {"mail_client_folder": "Maildir\"; touch /tmp/owned; \""},
-                                     ["mail_client_folder"]),
-    "mail_client setting with newline": ("role:mail_client", {"mail_client_extra_settings": ["set hold\n!reboot"]},
-                                         ["mail_client_extra_settings"]),
-    "maildir role unknown user": ("role:maildir", {"maildir_users": ["no-such-user"]}, ["no-such-user"]),
-    "maildir role name escapes home": ("role:maildir", {"maildir_name": "../../etc"}, ["Maildir name"]),
-    "tls unknown mode": ("role:tls", {"tls_ca_mode": "borrowed"}, ["tls_ca_mode", "borrowed"]),
-    "tls key type DSA": ("role:tls", {"tls_key_type": "DSA"}, ["tls_key_type", "DSA"]),
-    "tls renew after expiry": ("role:tls", {"tls_renew_days": 400}, ["tls_renew_days"]),
-    "tls supplied key does not match": ("role:tls", {
-        "tls_ca_mode": "supplied", "tls_supplied_ca_certificate": "{{ tls_controller_dir }}/ca/ca.crt",
-        "tls_supplied_server_certificate": "{{ tls_controller_dir }}/ca/ca.crt",
-        "tls_supplied_server_key": "{{ tls_controller_dir }}/hosts/{{ inventory_hostname }}/server.key"},
-        ["does not belong"]),
-    "tls supplied file missing": ("role:tls", {
-        "tls_ca_mode": "supplied", "tls_supplied_ca_certificate": "{{ tls_controller_dir }}/ca/ca.crt",
-        "tls_supplied_server_certificate": "/no/such/cert.pem",
-        "tls_supplied_server_key": "{{ tls_controller_dir }}/hosts/{{ inventory_hostname }}/server.key"},
-        ["/no/such/cert.pem"]),
-}
+def load_bad_inputs():
+    """name: (module or "role:NAME", arguments or role variables, words the message must contain),
+    from every file in safety/bad_inputs/ (one file per module or role)."""
+    cases = {}
+    for path in sorted((HERE / "bad_inputs").glob("*.yml")):
+        for name, case in yaml.safe_load(path.read_text()).items():
+            assert name not in cases, "bad input %r is named twice (%s)" % (name, path.name)
+            cases[name] = (case["target"], case["arguments"], [str(fragment) for fragment in case["expect"]])
+    return cases
+
+
+BAD_INPUTS = load_bad_inputs()
 
 
 def bad_inputs_playbook(results_file):
