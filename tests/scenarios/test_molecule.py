@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,12 @@ SCENARIOS = sorted(path.parent.name for path in (PROJECT_ROOT / "molecule").glob
 LOG_DIR = PROJECT_ROOT / ".cache" / "logs"
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
+# Each scenario may run on its own xdist worker, beside the other scenarios and test files:
+# the scenarios set `prerun: false`, so none copies the collection where another reads it.
+@pytest.mark.parametrize("scenario", [pytest.param(name, marks=pytest.mark.xdist_group("molecule-" + name))
+                                      for name in SCENARIOS])
 def test_scenario_passes(scenario):
+    assert_no_stale_copy()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / ("molecule-%s.log" % scenario)
     with log.open("w") as output:
@@ -27,6 +32,15 @@ def test_scenario_passes(scenario):
     if completed.returncode != 0:
         tail = log.read_text().splitlines()[-150:]
         pytest.fail("molecule scenario %s failed (full log: %s):\n%s" % (scenario, log, "\n".join(tail)))
+
+
+def assert_no_stale_copy():
+    """Molecule once copied this collection into ~/.ansible/collections, ahead of the checkout
+    on the collections path: a copy left there by an older run would be tested instead."""
+    copy = Path.home() / ".ansible" / "collections" / "ansible_collections" / "postmaster" / "mail"
+    if copy.exists() and copy.resolve() != PROJECT_ROOT.resolve():
+        pytest.fail("%s holds an old copy of this collection that Ansible would use instead of the "
+                    "checkout: remove it (rm -r %s)" % (copy, copy))
 
 
 def molecule_env():
