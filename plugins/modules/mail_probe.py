@@ -69,6 +69,8 @@ options:
       - Defaults to V(true) when O(ca_file) is given, otherwise to V(false) (TLS is still
         used, but any certificate is accepted, as an MTA does by default).
       - The name in the certificate is checked only when O(server_name) is given.
+      - With O(username), the chain and the name (O(server_name), else O(server)) are always
+        verified, so credentials never go to a server nobody checked; V(false) is refused then.
     type: bool
   server_name:
     description:
@@ -260,7 +262,18 @@ def check_options(module, params):
         if tls_only:
             module.fail_json(msg="mail_probe: %s apply only to TLS: set security to starttls or smtps"
                              % ", ".join(tls_only))
+    elif params["username"] and params["verify"] is False:
+        module.fail_json(msg="mail_probe: username and password go only to a server whose certificate is "
+                         "verified: remove verify: false and give ca_file (or rely on the system's CAs)")
     return security
+
+
+def verification(params):
+    """(verify, check_name): credentials are sent only to a server whose chain and name are
+    verified (the name is server_name, else server); otherwise as the options say."""
+    if params["username"]:
+        return True, True
+    return params["verify"], bool(params["server_name"])
 
 
 def main():
@@ -288,7 +301,7 @@ def main():
     try:
         context = None
         if security != "plain":
-            context = tls_context(params["ca_file"], params["verify"], bool(params["server_name"]))
+            context = tls_context(params["ca_file"], *verification(params))
         if module.check_mode:
             module.exit_json(
                 changed=False, skipped=True, msg="check mode: no message sent", security=security,

@@ -442,6 +442,23 @@ def test_auth_not_offered(start_server, pki):
     assert server.handler.messages == []
 
 
+def test_credentials_go_only_to_a_verified_server(start_server, pki):
+    """Without ca_file, the system's CAs do not know the test CA: the probe stops before AUTH."""
+    server = start_server("starttls", authenticator=authenticator, auth_required=True)
+    result = probe(server, username=USER, password=PASSWORD)
+    assert_failed(result, "certificate verify failed")
+    result = probe(server, ca_file=pki.ca_file, server_name="other.example.test", username=USER, password=PASSWORD)
+    assert_failed(result, "certificate verify failed")
+    assert server.handler.messages == []
+
+
+def test_credentials_with_verification_switched_off_are_refused(start_server, pki):
+    server = start_server("starttls", authenticator=authenticator, auth_required=True)
+    result = probe(server, ca_file=pki.ca_file, verify=False, username=USER, password=PASSWORD)
+    assert_failed(result, "mail_probe: username and password go only to a server whose certificate is verified")
+    assert server.handler.messages == []
+
+
 @pytest.mark.parametrize("options", [
     dict(security="plain", username=USER, password=PASSWORD),
     dict(security="plain", ca_file="/etc/ssl/certs/ca-certificates.crt"),
