@@ -3,27 +3,60 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Maildir directories (cur, new, tmp) for users and /etc/skel, checked before any is made.
 
+Users own their home directories and can swap any entry in them for a symlink at any
+moment, so nothing here acts on a path name. A home directory is opened by walking its
+path from `/` one component at a time with O_NOFOLLOW (see `open_directory`); every
+Maildir level is then opened with O_NOFOLLOW relative to the descriptor of the level
+above, made with `mkdir(dir_fd=)`, and changed with fchown/fchmod on its own descriptor.
+`apply` walks again instead of trusting what `plan` saw: a symlink or a non-directory
+found at that moment stops the work with one line.
+
 Private to postmaster.mail: no stability promise for other collections.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
 import stat
+import unicodedata
 
 SUBDIRECTORIES = ("", "cur", "new", "tmp")
+DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+MAX_SYMLINKS = 40  # as the kernel's own limit for one path lookup
+NAME_MAX = 255  # bytes in one directory entry on Linux file systems
 
 
 class MaildirError(ValueError):
     pass
 
 
-def check_name(name):
-    if not name or "/" in name or name in (".", "..") or "\0" in name:
+def name_problem(name):
+    """Why `name` cannot be a Maildir directory name Postfix reads back exactly, or ''."""
+    if not isinstance(name, str) or not name:
+        return "give a non-empty string"
+    if name in (".", ".."):
+        return "'.' and '..' are not directories of their own"
+    if "/" in name:
+        return "it contains '/'"
+    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in name):
+        return "it contains a line break or another control character"
+    if "$" in name:
+        return "it contains '$', which Postfix expands in home_mailbox"
+    if name != name.strip():
+        return "it starts or ends with white space, which Postfix drops from home_mailbox"
+    if len(name.encode("utf-8")) > NAME_MAX:
+        return "it is longer than %d bytes" % NAME_MAX
+    return ""
+
+
+def check_name(name, option="name"):
+    problem = name_problem(name)
+    if problem:
         raise MaildirError(
-            "invalid Maildir name %r: give one directory name inside the home "
-            "directory, without '/', such as Maildir or .maildir" % (name,)
+            "invalid Maildir name %r in %s (%s): give one directory name inside the home "
+            "directory, without '/', such as Maildir or .maildir" % (name, option, problem)
         )
 
 
@@ -54,33 +87,139 @@ def owners(users, skel_dir):
     return targets
 
 
-def plan(targets, name, mode):
-    """[(path, uid, gid, action)] with action 'create' or 'fix' for what differs."""
+def trusted_symlink(link, directory):
+    """Whether only root could have made, or can change, a symlink: root owns it and the
+    directory that holds it, and nobody else can write there (or the directory is sticky,
+    so nobody else can remove or rename root's entries). `link` and `directory` are
+    os.stat results, the link's own (not followed)."""
+    return (link.st_uid == 0 and directory.st_uid == 0
+            and (not directory.st_mode & 0o022 or bool(directory.st_mode & stat.S_ISVTX)))
+
+
+def open_directory(path):
+    """A descriptor of the directory `path`, reached from `/` one component at a time
+    without following a symlink that a user other than root could have made or changed:
+    a root-owned link such as /home -> /srv/home is followed, one a user made is refused."""
+    if not os.path.isabs(path):
+        raise MaildirError("%s is not an absolute path: give the directory from /" % path)
+    parts = [part for part in reversed(path.split("/")) if part not in ("", ".")]
+    where = "/"
+    links = 0
+    fd = os.open("/", DIRECTORY_FLAGS)
+    try:
+        while parts:
+            part = parts.pop()
+            here = os.path.join(where, part)
+            try:
+                child = os.open(part, DIRECTORY_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    raise MaildirError("%s does not exist (on the way to %s)" % (here, path))
+                if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                    raise
+                info = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                if not stat.S_ISLNK(info.st_mode):
+                    raise MaildirError("%s is not a directory (on the way to %s)" % (here, path))
+                if not trusted_symlink(info, os.fstat(fd)):
+                    raise MaildirError(
+                        "%s is a symlink that someone other than root could have made or can change "
+                        "(on the way to %s): refusing to follow it; replace it with a directory or a "
+                        "symlink that root owns in a directory only root can write" % (here, path))
+                links += 1
+                if links > MAX_SYMLINKS:
+                    raise MaildirError("too many symlinks on the way to %s" % path)
+                target = os.readlink(part, dir_fd=fd)
+                if target.startswith("/"):
+                    os.close(fd)
+                    fd = os.open("/", DIRECTORY_FLAGS)
+                    where = "/"
+                parts.extend(part for part in reversed(target.split("/")) if part not in ("", "."))
+                continue
+            os.close(fd)
+            fd = child
+            where = os.path.normpath(here)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_entry(parent_fd, name, path):
+    """A descriptor of the directory `name` inside `parent_fd`, or None if there is no such
+    entry; a symlink or anything else that is not a directory is refused."""
+    try:
+        return os.open(name, DIRECTORY_FLAGS, dir_fd=parent_fd)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        if exc.errno in (errno.ENOTDIR, errno.ELOOP):
+            raise MaildirError(
+                "%s exists but is not a directory (a file or a symlink): move it away so a "
+                "Maildir can be made; nothing was changed there" % path)
+        raise
+
+
+def _levels(home, name):
+    """(path, entry name, index of the parent level) of each Maildir level under home;
+    index -1 is the home directory itself."""
+    top = os.path.join(home, name)
+    return [(os.path.join(top, sub) if sub else top, sub or name, 0 if sub else -1)
+            for sub in SUBDIRECTORIES]
+
+
+def _walk(targets, name, mode, make):
+    """What differs ([(path, uid, gid, action)]); with `make`, also make it so."""
     work = []
     seen = set()
     for home, uid, gid in targets:
-        for sub in SUBDIRECTORIES:
-            path = os.path.join(home, name, sub) if sub else os.path.join(home, name)
-            if path in seen:  # users sharing a home directory
-                continue
-            seen.add(path)
-            try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                work.append((path, uid, gid, "create"))
-                continue
-            if not stat.S_ISDIR(info.st_mode):
-                raise MaildirError(
-                    "%s exists but is not a directory: move it away so a Maildir can be made" % path
-                )
-            if (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) != (uid, gid, mode):
-                work.append((path, uid, gid, "fix"))
+        fds = []
+        home_fd = open_directory(home)
+        try:
+            for path, entry, parent in _levels(home, name):
+                parent_fd = fds[parent] if parent >= 0 else home_fd
+                if parent_fd is None:  # the level above is missing (check mode)
+                    fds.append(None)
+                    if path not in seen:
+                        seen.add(path)
+                        work.append((path, uid, gid, "create"))
+                    continue
+                fd = open_entry(parent_fd, entry, path)
+                if fd is None and make:
+                    try:
+                        os.mkdir(entry, 0o700, dir_fd=parent_fd)
+                    except FileExistsError:  # made meanwhile: opened and checked below
+                        pass
+                    fd = open_entry(parent_fd, entry, path)
+                    if fd is None:
+                        raise MaildirError("%s vanished while it was being made: run again" % path)
+                    action = "create"
+                else:
+                    action = "create" if fd is None else "fix"
+                fds.append(fd)
+                if path in seen:  # users sharing a home directory: the first one wins
+                    continue
+                seen.add(path)
+                if fd is not None and action == "fix":
+                    info = os.fstat(fd)
+                    if (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (uid, gid, mode):
+                        continue
+                work.append((path, uid, gid, action))
+                if make:
+                    os.fchown(fd, uid, gid)
+                    os.fchmod(fd, mode)
+        finally:
+            for fd in fds + [home_fd]:
+                if fd is not None:
+                    os.close(fd)
     return work
 
 
-def apply(work, mode):
-    for path, uid, gid, action in work:
-        if action == "create":
-            os.mkdir(path, mode)
-        os.chown(path, uid, gid)
-        os.chmod(path, mode)
+def plan(targets, name, mode):
+    """[(path, uid, gid, action)] with action 'create' or 'fix' for what differs."""
+    return _walk(targets, name, mode, make=False)
+
+
+def apply(targets, name, mode):
+    """Make every Maildir level and set its owner and mode, each on the descriptor just
+    opened (never by path); returns what it changed, as `plan` does."""
+    return _walk(targets, name, mode, make=True)

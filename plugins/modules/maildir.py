@@ -17,6 +17,14 @@ description:
     through the same staged, validated main.cf update as M(postmaster.mail.postconf).
   - Every user and path is checked before anything is made, so a missing user fails the
     task with nothing changed.
+  - Users own their home directories, so nothing is done by path name there. Each home
+    directory is opened by walking its path from C(/) without following symlinks, except
+    one that only root could have made (root owns it and the directory it is in, which
+    nobody else can write to, such as C(/home -> /srv/home)); a home reached through a
+    user's symlink is refused. Every Maildir level is then opened, made and changed
+    through the descriptor of the level above (C(O_NOFOLLOW), C(fchown), C(fchmod)), and
+    checked again at that moment, so a C(~/Maildir) or C(~/Maildir/cur) swapped for a
+    symlink or a file after the check stops the task with nothing changed through it.
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
   - postmaster.mail.attributes
@@ -119,7 +127,8 @@ def main():
     try:
         mode = parse_mode(params["mode"], "'0700'")
         check_name(params["name"])
-        work = plan(owners(params["users"], params["skel_dir"]), params["name"], mode)
+        targets = owners(params["users"], params["skel_dir"])
+        work = plan(targets, params["name"], mode)
         if params["home_mailbox"]:
             main_cf = MainCf(module, params["config_dir"])
             text, current = main_cf.read()
@@ -128,7 +137,7 @@ def main():
                 new_text = edit_main_cf(text, main_cf_changes)
                 main_cf.stage(new_text, main_cf_changes, allow_custom=False)
         if not module.check_mode:
-            apply(work, mode)
+            apply(targets, params["name"], mode)
             if main_cf_changes:
                 main_cf.write(new_text, backup=False)
     except (ModeError, MaildirError, MainCfError, PostfixCommandError) as exc:

@@ -35,6 +35,23 @@ def getpwnam(name):
     return _getpwnam(name)
 
 pwd.getpwnam = getpwnam
+
+# The attacker's move, made when the module first runs postconf (after its check, before
+# its change): $POSTMASTER_TEST_SWAP lists [operation, arguments...] to run as that user would.
+_swap = json.loads(os.environ.get("POSTMASTER_TEST_SWAP", "[]"))
+if _swap:
+    import subprocess
+
+    class _SwappingPopen(subprocess.Popen):
+        def __init__(self, args, *rest, **options):
+            words = [args] if isinstance(args, (str, bytes)) else list(args)
+            if _swap and os.path.basename(os.fsdecode(words[0])) == "postconf":
+                for operation, *operands in _swap:
+                    getattr(os, operation)(*operands)
+                del _swap[:]
+            super().__init__(args, *rest, **options)
+
+    subprocess.Popen = _SwappingPopen
 '''
 
 
@@ -183,6 +200,101 @@ def test_symlink_where_maildir_should_be_fails(skel, tmp_path):
     os.symlink(tmp_path / "elsewhere", skel / "Maildir")
     assert_failed(maildir(skel), "not a directory")
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+# --- a user swaps a directory for a symlink while the module runs (issue 15, defect 1) ----
+
+@pytest.fixture
+def root_file(tmp_path):
+    """A file only root may change: what the attacker wants the module to give her."""
+    target = tmp_path / "root-secret"
+    target.write_text("root only\n")
+    os.chown(target, 0, 0)
+    os.chmod(target, 0o600)
+    return target
+
+
+@pytest.fixture
+def root_dir(tmp_path):
+    target = tmp_path / "root-dir"
+    target.mkdir()
+    os.chown(target, 0, 0)
+    os.chmod(target, 0o755)
+    return target
+
+
+def attack(skel, config_dir, monkeypatch, *operations):
+    """Run the module for alice with home_mailbox (so it runs postconf between its check
+    and its change) while `operations` happen at that moment."""
+    monkeypatch.setenv("POSTMASTER_TEST_SWAP", json.dumps(operations))
+    return maildir(skel, users=["alice"], home_mailbox=True, config_dir=str(config_dir))
+
+
+def test_maildir_swapped_for_symlink_to_root_file_is_refused(skel, fake_user, config_dir, root_file, monkeypatch):
+    maildir_dir = fake_user / "Maildir"
+    maildir_dir.mkdir(mode=0o755)
+    os.chmod(maildir_dir, 0o755)  # drift the module plans to repair
+    os.chown(maildir_dir, FAKE_UID, FAKE_GID)
+    result = attack(skel, config_dir, monkeypatch,
+                    ["rename", str(maildir_dir), str(fake_user / "moved")],
+                    ["symlink", str(root_file), str(maildir_dir)],
+                    ["lchown", str(maildir_dir), FAKE_UID, FAKE_GID])
+    assert owner_and_mode(root_file) == (0, 0, 0o600)
+    assert root_file.read_text() == "root only\n"
+    assert_failed(result, str(maildir_dir), "not a directory")
+    assert os.path.islink(maildir_dir)
+
+
+def test_maildir_cur_swapped_for_symlink_is_refused(skel, fake_user, config_dir, root_dir, monkeypatch):
+    for path in maildir_paths(fake_user):
+        os.mkdir(path, 0o700)
+        os.chown(path, FAKE_UID, FAKE_GID)
+    cur = fake_user / "Maildir" / "cur"
+    os.chmod(cur, 0o755)
+    result = attack(skel, config_dir, monkeypatch,
+                    ["rmdir", str(cur)],
+                    ["symlink", str(root_dir), str(cur)],
+                    ["lchown", str(cur), FAKE_UID, FAKE_GID])
+    assert owner_and_mode(root_dir) == (0, 0, 0o755)
+    assert_failed(result, str(cur), "not a directory")
+
+
+def test_home_swapped_for_symlink_is_refused(skel, fake_user, config_dir, root_dir, monkeypatch):
+    os.chown(fake_user.parent, FAKE_UID, FAKE_GID)  # alice may rename her own home
+    result = attack(skel, config_dir, monkeypatch,
+                    ["rename", str(fake_user), str(fake_user.parent / "old")],
+                    ["symlink", str(root_dir), str(fake_user)],
+                    ["lchown", str(fake_user), FAKE_UID, FAKE_GID])
+    assert list(root_dir.iterdir()) == []
+    assert owner_and_mode(root_dir) == (0, 0, 0o755)
+    assert_failed(result, str(fake_user), "symlink")
+
+
+def test_home_through_a_users_symlink_is_refused(skel, fake_user, root_dir, monkeypatch):
+    os.chown(fake_user.parent, FAKE_UID, FAKE_GID)
+    os.rename(fake_user, fake_user.parent / "old")
+    os.symlink(root_dir, fake_user)
+    result = maildir(skel, users=["alice"])
+    assert_failed(result, str(fake_user), "symlink")
+    assert list(root_dir.iterdir()) == [] and list(skel.iterdir()) == []
+
+
+def test_home_through_roots_symlink_is_followed(skel, fake_user, tmp_path, monkeypatch):
+    """An administrator's /home -> /srv/home: root owns the link and the directory it is in."""
+    link = tmp_path / "home-link"
+    os.symlink(fake_user, link)
+    monkeypatch.setenv("POSTMASTER_TEST_PASSWD", json.dumps({"alice": [FAKE_UID, FAKE_GID, str(link)]}))
+    result = maildir(skel, users=["alice"])
+    assert_ok(result)
+    for path in maildir_paths(fake_user):
+        assert owner_and_mode(path) == (FAKE_UID, FAKE_GID, 0o700), path
+
+
+def test_file_swapped_in_after_the_check_is_refused(skel, fake_user, config_dir, monkeypatch):
+    maildir_dir = fake_user / "Maildir"
+    result = attack(skel, config_dir, monkeypatch, ["mkfifo", str(maildir_dir)])
+    assert_failed(result, str(maildir_dir), "not a directory")
+    assert stat.S_ISFIFO(os.lstat(maildir_dir).st_mode)
 
 
 # --- users ---------------------------------------------------------------------------------
