@@ -17,9 +17,11 @@ Private to postmaster.mail: no stability promise for other collections.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
+import socket
 import tempfile
 
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
@@ -42,8 +44,13 @@ _FLAG_VALUES = ("y", "n", "-")
 _WAKEUP = re.compile(r"-|[0-9]+\??")
 _MAXPROC = re.compile(r"-|[0-9]+")
 # Anything Postfix can use as a service name: no blanks, no "/" (name/type separator),
-# no "=" (postconf -Me separator), no braces, and not a comment.
-_SERVICE_NAME = re.compile(r"[^\s/={}#][^\s/={}]*")
+# no "=" (postconf -Me separator), no braces, not a comment, and no leading "-", which
+# postconf would read as one of its own options.
+_SERVICE_NAME = re.compile(r"[^\s/={}#-][^\s/={}]*")
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: none
+# of them can stand in master.cf, and several are line breaks to some reader.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?")
 
 
 class MasterCfError(ValueError):
@@ -204,20 +211,170 @@ def master_cf_warnings(stderr):
 
 # --- the requested entries ------------------------------------------------------------------
 
-def check_service_name(name):
-    if not isinstance(name, str) or not _SERVICE_NAME.fullmatch(name):
+def check_service_name(name, type_=None):
+    if isinstance(name, str) and CONTROL.search(name):
+        raise MasterCfError("services: invalid service name %r: it has a control character or line break; remove it" % (name,))
+    if not isinstance(name, str) or not _SERVICE_NAME.fullmatch(name) or (type_ != "inet" and name in (".", "..")):
         raise MasterCfError(
-            "invalid service name %r: use a name without spaces, '/', '=', braces or a leading '#', "
-            "for example submission or 127.0.0.1:10025" % (name,)
+            "services: invalid service name %r: use a name without spaces, '/', '=', braces, a leading '-' or a leading "
+            "'#', for example submission or 127.0.0.1:10025" % (name,)
         )
 
 
-def check_inet_port(name):
-    """An inet service is [host:]port; the port a number from 1 to 65535 or a service name."""
-    port = name.rsplit(":", 1)[-1]
-    if port.isdigit() and not 1 <= int(port) <= 65535:
-        raise MasterCfError("service %s/inet: invalid port %s: use a number from 1 to 65535 or a service "
-                            "name such as submission" % (name, port))
+# --- inet listeners, as master(8) opens them ------------------------------------------------
+#
+# master(8) parses an inet service name with host_port() as [host]:port, host:port or port,
+# and canonicalises it (master_ent.c): "submission", "587" and ":587" are the same service
+# "587", so the last such entry silently replaces the others ("duplicate master.cf entry
+# ... using the last entry"). A name with a host is a different service to master(8)
+# ("[0.0.0.0]:587"), yet it opens the same socket as a service without a host when
+# inet_interfaces = all (the wildcard address), or the same as one of inet_interfaces'
+# addresses otherwise: Postfix 3.5 then dies at "bind ... Address already in use", and
+# Postfix 3.7 and later (SO_REUSEPORT) listen twice and let the kernel share the
+# connections between the two services, or give a specific address to one of them. Either
+# way the port is not served by the entry the administrator looked at, so two inet entries
+# whose addresses overlap on one port are refused.
+
+def inet_listener(name):
+    """(host or "", port number) of an inet service name, as master(8) reads it; refuses
+    a name master(8) cannot listen on."""
+    key = "%s/inet" % name
+    if name.startswith("["):
+        host, bracket, rest = name[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise MasterCfError("service %s: a '[' without its ']', or text after ']': write [address]:port, "
+                                "for example [::1]:10025" % key)
+        if host.lower().startswith("ipv6:"):
+            host = host[5:]
+        port = rest[1:]
+        if not _ip_address(host):
+            raise MasterCfError("service %s: %r in brackets is not an IP address: write [address]:port, "
+                                "for example [::1]:10025" % (key, host))
+    else:
+        host, dummy, port = name.rpartition(":")
+        if host and not (_ip_address(host) or _HOST_NAME.fullmatch(host)):
+            raise MasterCfError("service %s: %r is neither a host name nor an IP address: write host:port, "
+                                "for example 127.0.0.1:10025 or [::1]:10025" % (key, host))
+    return host, inet_port(key, port)
+
+
+def inet_port(key, port):
+    """The port number of a port field: a number or a name from /etc/services, as
+    master(8) resolves it (getaddrinfo)."""
+    if port.isdigit() and 1 <= int(port) <= 65535:
+        return int(port)
+    if port and not port[0].isdigit():
+        try:
+            return socket.getservbyname(port, "tcp")
+        except (OSError, UnicodeError):
+            pass
+    raise MasterCfError("service %s: invalid port %r: use a number from 1 to 65535 or a service name from "
+                        "/etc/services, such as submission" % (key, port))
+
+
+def _ip_address(text):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def listener_addresses(host, interfaces=None):
+    """The set of addresses an inet service listens on: "*" for every address, else IP
+    address objects (an unspecified one, 0.0.0.0 or ::, covers its family), or the host
+    name itself when it does not resolve. Without a host the service listens on
+    `interfaces` (inet_interfaces as addresses; None for all)."""
+    if not host:
+        return {"*"} if interfaces is None else set(interfaces)
+    address = _ip_address(host)
+    if address is not None:
+        return {address}
+    try:
+        found = socket.getaddrinfo(host, None, 0, socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return {host.lower().rstrip(".")}
+    return {ipaddress.ip_address(item[4][0].split("%")[0]) for item in found}
+
+
+def interface_addresses(inet_interfaces):
+    """inet_interfaces (as `postconf -xh` prints it) as the addresses a service without a
+    host listens on; None for all (also when a name there does not resolve)."""
+    addresses = set()
+    for item in re.split(r"[\s,]+", inet_interfaces.strip()):
+        if not item:
+            continue
+        if item.lower() == "all":
+            return None
+        if item.lower() == "loopback-only":
+            addresses.update((ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")))
+            continue
+        if item.startswith("[") and item.endswith("]"):
+            item = item[1:-1]
+        if item.lower().startswith("ipv6:"):
+            item = item[5:]
+        found = listener_addresses(item)
+        if any(isinstance(address, str) for address in found):
+            return None
+        addresses.update(found)
+    return addresses or None
+
+
+def overlap(first, second):
+    """True when two listener address sets share a socket."""
+    if "*" in first or "*" in second:
+        return True
+    for one in first:
+        for other in second:
+            if one == other:
+                return True
+            if isinstance(one, str) or isinstance(other, str):
+                continue
+            if one.version == other.version and (one.is_unspecified or other.is_unspecified):
+                return True
+    return False
+
+
+def check_listeners(desired, current_entries, interfaces=None):
+    """Refuse a desired set that leaves two inet entries on one listener (see above).
+
+    `desired` as from desired_entries(); the entries of master.cf that the call does not
+    name stay as they are. `interfaces` as from interface_addresses()."""
+    named = {key for key, dummy in desired}
+    listeners = []
+    for key, entry in desired:
+        if entry is not None and entry.type == "inet":
+            listeners.append((key, True) + _resolved(entry.name, interfaces))
+    for entry in current_entries:
+        if entry.type != "inet" or entry.key in named:
+            continue
+        try:
+            listeners.append((entry.key, False) + _resolved(entry.name, interfaces))
+        except MasterCfError:
+            continue  # not ours to judge: Postfix reports it
+    for index, (key, wanted, port, addresses) in enumerate(listeners):
+        for other, other_wanted, other_port, other_addresses in listeners[index + 1:]:
+            if not wanted and not other_wanted or port != other_port or not overlap(addresses, other_addresses):
+                continue
+            if other_wanted:
+                fix = "keep one of the two items, or give the other state: absent"
+            else:
+                fix = ("change %s instead (give its name %s), or remove it with {name: %s, type: inet, state: absent} "
+                       "in the same call" % (other, other.rsplit("/", 1)[0], other.rsplit("/", 1)[0]))
+            raise MasterCfError("services: %s and %s would both listen on port %d, and Postfix then serves it with "
+                                "only one of them: %s" % (key, other, port, fix))
+
+
+def _resolved(name, interfaces):
+    host, port = inet_listener(name)
+    return port, listener_addresses(host, interfaces)
+
+
+def check_text(what, text):
+    """Refuse a line break or other control character, which master.cf cannot hold."""
+    match = CONTROL.search(text)
+    if match:
+        kind = "a line break" if match.group() in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029" else "a control character"
+        raise MasterCfError("%s has %s (%r); write it on one line without control characters" % (what, kind, match.group()))
 
 
 def render_field(key, field, value):
@@ -248,9 +405,7 @@ def render_option(key, name, value):
         items = [render_option(key, name, item) for item in value]
         return ",".join(item for item in items if item)
     if isinstance(value, str):
-        if "\n" in value or "\r" in value:
-            raise MasterCfError("service %s: option %s: the value has a line break; write it on one line"
-                                % (key, name))
+        check_text("service %s: option %s: the value" % (key, name), value)
         text = value.strip(_BLANKS)  # inner spaces are kept, as Postfix keeps them
     else:
         try:
@@ -269,8 +424,7 @@ def split_command(key, command):
     if not isinstance(command, str) or not command.strip():
         raise MasterCfError("service %s: command is required with state=present; give the daemon and its "
                             "arguments, for example command: smtpd" % key)
-    if "\n" in command or "\r" in command:
-        raise MasterCfError("service %s: the command has a line break; write it on one line" % key)
+    check_text("service %s: the command" % key, command)
     if not balanced(command):
         raise MasterCfError("service %s: unbalanced '{' or '}' in command %r; group words that hold spaces "
                             "as { words }" % (key, command))
@@ -297,11 +451,11 @@ def desired_entries(services):
     seen = set()
     for service in services:
         name, type_ = service.get("name"), service.get("type")
-        check_service_name(name)
+        check_service_name(name, type_)
         if type_ not in SERVICE_TYPES:
             raise MasterCfError("service %s: invalid type %r: use one of %s" % (name, type_, ", ".join(SERVICE_TYPES)))
         if type_ == "inet":
-            check_inet_port(name)
+            inet_listener(name)
         key = "%s/%s" % (name, type_)
         if key in seen:
             raise MasterCfError("service %s is listed twice; merge the two items into one" % key)
@@ -351,8 +505,12 @@ def same_entry(current, desired):
                for name in want)
 
 
-def plan(desired, current_entries):
-    """[(key, Entry or None, [current entries of key])] for every service that must change."""
+def plan(desired, current_entries, interfaces=None):
+    """[(key, Entry or None, [current entries of key])] for every service that must change.
+
+    Refuses a desired set that leaves two inet entries on one listener; `interfaces` as
+    for check_listeners() (None: a service without a host listens on every address)."""
+    check_listeners(desired, current_entries, interfaces)
     by_key = {}
     for entry in current_entries:
         by_key.setdefault(entry.key, []).append(entry)
@@ -455,6 +613,10 @@ class MasterCf(object):
         if rc != 0:
             raise MasterCfError("Postfix cannot read %s, fix it first: %s" % (self.path, _last_line(stderr)))
         return parse_postconf_m(stdout)
+
+    def interfaces(self):
+        """The addresses an inet service without a host listens on (None: all)."""
+        return interface_addresses(self.postconf.run(["-xh", "inet_interfaces"])[1])
 
     def stage(self, changes):
         """Apply the changes to a scratch copy of the configuration with postconf itself,

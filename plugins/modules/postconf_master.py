@@ -46,7 +46,14 @@ options:
       name:
         description:
           - Service name, for example V(smtp), V(submission), V(smtps), V(127.0.0.1:10025) or V(relay).
-          - No spaces, C(/), C(=) or braces.
+          - No spaces, control characters, C(/), C(=) or braces, and no leading C(-) or C(#).
+          - An V(inet) service is C(port), C(host:port) or C([address]:port); the port is a number
+            or a name from C(/etc/services) (V(smtp) is 25, V(submission) 587, V(smtps) 465).
+          - Two V(inet) entries on one listener are refused, because Postfix then serves the port
+            with only one of them (the last entry for V(587) and V(submission); either one, or
+            neither, for V(0.0.0.0:587) and V(submission)). This counts entries already in
+            master.cf: change the existing entry instead, or remove it with
+            O(services[].state=absent) in the same call.
         type: str
         required: true
       type:
@@ -101,7 +108,8 @@ options:
           - "The C(-o) overrides of main.cf parameters, as C(name: value), written in the order given."
           - Booleans become C(yes)/C(no), numbers are written as they are, lists are joined
             with C(,), and V(null) is an empty value (C(-o name=)).
-          - Values with spaces are written as C(-o { name = value }). Values must fit on one line.
+          - Values with spaces are written as C(-o { name = value }). Values must fit on one line;
+            control characters and unbalanced braces are refused.
           - Each name must be a parameter Postfix knows, one it derives from a service name,
             or one of your own that another setting references as C($name).
         type: dict
@@ -115,6 +123,9 @@ notes:
   - Postfix 3.5 or later. Changes to master.cf take effect on C(postfix reload); the
     master process re-reads master.cf then, and opens or closes listeners as needed.
   - Where several entries share a name and type, they are replaced by one, at the end of master.cf.
+  - A V(inet) service without a host listens on the addresses of C(inet_interfaces); with
+    C(inet_interfaces = all) it covers every address, so it collides with any entry on the same
+    port. An entry with a host collides with one without when that address is among them.
 seealso:
   - name: master(5)
     description: The master.cf file format.
@@ -262,7 +273,7 @@ def main():
     master_cf = MasterCf(module, module.params["config_dir"])
     try:
         desired = desired_entries(module.params["services"])
-        changes = plan(desired, master_cf.read())
+        changes = plan(desired, master_cf.read(), master_cf.interfaces())
         result = dict(
             changed=bool(changes),
             changed_services=[key for key, dummy, dummy in changes],

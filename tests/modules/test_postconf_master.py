@@ -391,6 +391,27 @@ def sub(**changes):
     pytest.param(sub(command="pipe argv=/bin/x #y"), ["starts with '#'"], id="command-comment"),
     pytest.param(sub(command="-v smtpd"), ["must start with the daemon name"], id="command-flag-first"),
     pytest.param(sub() + sub(), ["submission/inet is listed twice"], id="listed-twice"),
+    # Issue 15, defect 9: a name with a leading '-' reached postconf as an option.
+    pytest.param(sub(name="-n"), ["invalid service name '-n'", "a leading '-'"], id="name-leading-dash"),
+    pytest.param(sub(name="-c/tmp", type="unix"), ["invalid service name '-c/tmp'"], id="name-dash-unix"),
+    pytest.param(sub(name="sub\x01mission"), ["invalid service name", "control character"], id="name-control"),
+    pytest.param(sub(name="nosuchservice"), ["nosuchservice/inet", "invalid port 'nosuchservice'",
+                                             "/etc/services"], id="unknown-port-name"),
+    pytest.param(sub(name="[mail.example.org]:587"), ["is not an IP address"], id="name-bracket-host"),
+    pytest.param(sub(name="127.0.0.1:"), ["invalid port ''"], id="name-no-port"),
+    pytest.param(sub(options={"smtpd_banner": "a\x00b"}), ["option smtpd_banner", "control character"],
+                 id="value-nul"),
+    pytest.param(sub(options={"smtpd_banner": "a\u2028b"}), ["option smtpd_banner", "line break"],
+                 id="value-unicode-line-separator"),
+    pytest.param(sub(options={"smtpd_banner": "a\tb"}), ["option smtpd_banner", "control character"],
+                 id="value-tab"),
+    pytest.param(sub(command="smtpd\x1b[2J"), ["the command", "control character"], id="command-escape"),
+    pytest.param(sub(options={"-v": "x"}), ["invalid option name '-v'"], id="option-name-dash"),
+    # Issue 15, defect 8: two items of one call on the same listener.
+    pytest.param(sub() + sub(name="587"), ["submission/inet and 587/inet", "port 587", "keep one"],
+                 id="same-port-in-one-call"),
+    pytest.param(sub(name="smtps") + sub(name="0.0.0.0:465"), ["smtps/inet and 0.0.0.0:465/inet", "port 465"],
+                 id="wildcard-and-name-in-one-call"),
 ])
 def test_bad_input_fails_in_one_line_and_writes_nothing(config_dir, services, fragments):
     before = master_cf_bytes(config_dir)
@@ -399,6 +420,63 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(config_dir, services, fr
         assert_failed(result, *fragments)
     assert master_cf_bytes(config_dir) == before
     assert sorted(path.name for path in config_dir.iterdir()) == ["main.cf", "master.cf"]
+
+
+# --- issue 15, defect 8: one listener, two entries -----------------------------------------
+
+@pytest.mark.parametrize("name", ["587", "0.0.0.0:587", "127.0.0.1:submission", ":587", "[::]:587",
+                                  "[ipv6:::1]:0587", "localhost:587"])
+def test_second_service_on_an_existing_port_is_refused(config_dir, name):
+    """master(8) reads "587" as "submission" and keeps only the last entry; an entry with a
+    host shares the socket of the wildcard one: either way submission's TLS enforcement
+    would be gone."""
+    assert_ok(master(config_dir, [SUBMISSION]))
+    before = master_cf_bytes(config_dir)
+    for check_mode in (True, False):
+        result = master(config_dir, [dict(SUBMISSION, name=name, options={})], check_mode=check_mode)
+        assert_failed(result, "services: %s/inet and submission/inet" % name, "port 587",
+                      "change submission/inet instead", "{name: submission, type: inet, state: absent}")
+    assert master_cf_bytes(config_dir) == before
+
+
+def test_debian_smtp_entry_counts_as_port_25(config_dir):
+    result = master(config_dir, [dict(SUBMISSION, name="25")])
+    assert_failed(result, "25/inet and smtp/inet", "port 25")
+
+
+def test_replacing_a_listener_in_one_call(config_dir):
+    assert_ok(master(config_dir, [SUBMISSION]))
+    result = master(config_dir, [{"name": "submission", "type": "inet", "state": "absent"},
+                                 dict(SUBMISSION, name="127.0.0.1:587")])
+    assert_ok(result)
+    assert result["changed_services"] == ["submission/inet", "127.0.0.1:587/inet"]
+    assert entries(config_dir, "submission/inet") == []
+    assert len(entries(config_dir, "127.0.0.1:587/inet")) == 1
+
+
+def test_other_addresses_on_the_same_port_are_allowed(config_dir):
+    """With inet_interfaces = 127.0.0.1, a service without a host listens there only."""
+    with open(config_dir / "main.cf", "a") as handle:
+        handle.write("inet_interfaces = 127.0.0.1\n")
+    assert_ok(master(config_dir, [SUBMISSION]))
+    result = master(config_dir, [dict(SUBMISSION, name="192.0.2.1:587")])
+    assert_ok(result)
+    assert result["changed_services"] == ["192.0.2.1:587/inet"]
+    assert_failed(master(config_dir, [dict(SUBMISSION, name="127.0.0.1:587")]),
+                  "127.0.0.1:587/inet and submission/inet")
+    assert_failed(master(config_dir, [dict(SUBMISSION, name="0.0.0.0:587")]),
+                  "0.0.0.0:587/inet and submission/inet")
+
+
+def test_an_existing_collision_is_reported_for_a_listed_service(config_dir):
+    """A host that an older version left with two entries on port 587 is not called
+    converged: the run fails and says which entry to remove."""
+    append(config_dir, "submission inet n - y - - smtpd\n587 inet n - y - - smtpd\n")
+    before = master_cf_bytes(config_dir)
+    result = master(config_dir, [dict(SUBMISSION, options={})])
+    assert_failed(result, "submission/inet and 587/inet", "{name: 587, type: inet, state: absent}")
+    assert master_cf_bytes(config_dir) == before
+    assert_ok(master(config_dir, [dict(SUBMISSION, options={}), {"name": "587", "type": "inet", "state": "absent"}]))
 
 
 def test_broken_master_cf_fails_with_postfix_message(config_dir):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import sys
 from pathlib import Path
 
@@ -19,7 +21,11 @@ from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import (
     edit_requests,
     extract_group,
     group,
+    inet_listener,
+    interface_addresses,
+    listener_addresses,
     master_cf_warnings,
+    overlap,
     parse_entry,
     parse_postconf_m,
     plan,
@@ -313,8 +319,8 @@ def test_different_entry(line):
 
 
 def test_inner_spaces_compare_as_one():
-    current = parse_entry("s inet - - - - - smtpd -o {smtpd_banner=$myhostname   ESMTP}")
-    assert same_entry(current, desired_entries([{"name": "s", "type": "inet", "command": "smtpd",
+    current = parse_entry("2525 inet - - - - - smtpd -o {smtpd_banner=$myhostname   ESMTP}")
+    assert same_entry(current, desired_entries([{"name": "2525", "type": "inet", "command": "smtpd",
                                                  "options": {"smtpd_banner": "$myhostname ESMTP"}}])[0][1])
 
 
@@ -350,7 +356,7 @@ def test_render_entry_puts_overrides_right_after_the_daemon():
 
 @pytest.mark.parametrize("value", ["{x}", "{ x }", "a {b c}", "inline:{a=b}", "$name", "a=b", "x,y z"])
 def test_render_entry_round_trips_values(value):
-    desired = desired_entries([{"name": "s", "type": "inet", "command": "smtpd",
+    desired = desired_entries([{"name": "2525", "type": "inet", "command": "smtpd",
                                 "options": {"smtpd_banner": value}}])[0][1]
     assert parse_entry(render_entry(desired)).options == (("smtpd_banner", value),)
 
@@ -389,3 +395,79 @@ def test_overrides_before_a_daemon_option_that_takes_a_value():
     assert same_entry(parse_entry(render_entry(desired)), desired)
     # Written after "-n other", the -o is an argument, not an override: a change.
     assert not same_entry(parse_entry("s unix - - - - - smtp -n other -o syslog_name=x"), desired)
+
+
+# --- inet listeners (issue 15, defect 8) ----------------------------------------------------
+
+@pytest.mark.parametrize("name, listener", [
+    ("smtp", ("", 25)), ("submission", ("", 587)), ("587", ("", 587)), (":587", ("", 587)), ("0587", ("", 587)),
+    ("127.0.0.1:submission", ("127.0.0.1", 587)), ("[::1]:10025", ("::1", 10025)),
+    ("[ipv6:::1]:10025", ("::1", 10025)), ("localhost:smtps", ("localhost", 465)),
+])
+def test_inet_listener(name, listener):
+    assert inet_listener(name) == listener
+
+
+@pytest.mark.parametrize("name, message", [
+    ("0", "invalid port '0'"), ("70000", "invalid port '70000'"), ("nosuchservice", "invalid port"),
+    ("127.0.0.1:", "invalid port ''"), ("[::1]", "invalid port ''"), ("[::1:25", "without its ']'"),
+    ("[::1]x:25", "text after ']'"), ("[mail.example.org]:25", "not an IP address"), ("a!b:25", "neither a host"),
+    ("25x", "invalid port '25x'"),
+])
+def test_inet_listener_refuses(name, message):
+    with pytest.raises(MasterCfError, match=re.escape(message)):
+        inet_listener(name)
+
+
+def addresses(*texts):
+    return {ipaddress.ip_address(text) for text in texts}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("all", None), ("loopback-only", addresses("127.0.0.1", "::1")), ("127.0.0.1, [::1]", addresses("127.0.0.1", "::1")),
+    ("192.0.2.1 all", None), ("no-such-host.invalid", None), ("", None),
+])
+def test_interface_addresses(text, expected):
+    assert interface_addresses(text) == expected
+
+
+@pytest.mark.parametrize("first, second, shared", [
+    ({"*"}, addresses("192.0.2.1"), True), (addresses("0.0.0.0"), addresses("127.0.0.1"), True),
+    (addresses("::"), addresses("127.0.0.1"), False), (addresses("::"), addresses("::1"), True),
+    (addresses("127.0.0.1"), addresses("127.0.0.2"), False), ({"name"}, {"name"}, True),
+    ({"name"}, addresses("0.0.0.0"), False),
+])
+def test_overlap(first, second, shared):
+    assert overlap(first, second) is shared and overlap(second, first) is shared
+
+
+def test_listener_addresses_without_host():
+    assert listener_addresses("", None) == {"*"}
+    assert listener_addresses("", addresses("127.0.0.1")) == addresses("127.0.0.1")
+
+
+def test_plan_refuses_a_second_listener():
+    current = parse_postconf_m(SMTP + "\n" + SUBMISSION)
+    for name in ("587", "0.0.0.0:587", "127.0.0.1:submission"):
+        desired = desired_entries([{"name": name, "type": "inet", "command": "smtpd"}])
+        with pytest.raises(MasterCfError, match="%s/inet and submission/inet" % re.escape(name)):
+            plan(desired, current)
+    desired = desired_entries([{"name": "submission", "type": "inet", "state": "absent"},
+                               {"name": "587", "type": "inet", "command": "smtpd"}])
+    assert [key for key, dummy, dummy in plan(desired, current)] == ["submission/inet", "587/inet"]
+    desired = desired_entries([{"name": "192.0.2.1:587", "type": "inet", "command": "smtpd"}])
+    assert len(plan(desired, current, addresses("127.0.0.1"))) == 1
+    with pytest.raises(MasterCfError, match="192.0.2.1:587/inet and submission/inet"):
+        plan(desired, current)  # without inet_interfaces: every address
+
+
+def test_plan_leaves_unlisted_collisions_alone():
+    current = parse_postconf_m(SMTP + "\n" + SMTP.replace("smtp ", "25  ", 1))
+    desired = desired_entries([{"name": "smtps", "type": "inet", "command": "smtpd"}])
+    assert len(plan(desired, current)) == 1
+
+
+@pytest.mark.parametrize("name", ["-n", "-c/x", "--", "a\x00b", "a\u2028b", ".", ".."])
+def test_desired_entries_refuses_names(name):
+    with pytest.raises(MasterCfError, match="invalid service name"):
+        desired_entries([{"name": name, "type": "unix", "command": "smtpd"}])
