@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import pwd
+import re
 import stat
 import unicodedata
 
@@ -26,22 +27,28 @@ SUBDIRECTORIES = ("", "cur", "new", "tmp")
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 MAX_SYMLINKS = 40  # as the kernel's own limit for one path lookup
 NAME_MAX = 255  # bytes in one directory entry on Linux file systems
+USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}\$?\Z")  # as useradd takes them, and machine accounts
 
 
 class MaildirError(ValueError):
     pass
 
 
+def has_control(text):
+    """Line breaks of any kind and other control characters (including lone surrogates)."""
+    return any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in text)
+
+
 def name_problem(name):
     """Why `name` cannot be a Maildir directory name Postfix reads back exactly, or ''."""
     if not isinstance(name, str) or not name:
         return "give a non-empty string"
+    if has_control(name):
+        return "it contains a line break or another control character"
     if name in (".", ".."):
         return "'.' and '..' are not directories of their own"
     if "/" in name:
         return "it contains '/'"
-    if any(unicodedata.category(char) in ("Cc", "Cs", "Zl", "Zp") for char in name):
-        return "it contains a line break or another control character"
     if "$" in name:
         return "it contains '$', which Postfix expands in home_mailbox"
     if name != name.strip():
@@ -58,6 +65,25 @@ def check_name(name, option="name"):
             "invalid Maildir name %r in %s (%s): give one directory name inside the home "
             "directory, without '/', such as Maildir or .maildir" % (name, option, problem)
         )
+
+
+def settings_problem(name, users, config_dir):
+    """The first thing wrong with the maildir role's settings, in one line naming the role
+    variable, or '' (the role checks on the control node what the module would refuse)."""
+    why = name_problem(name)
+    if why:
+        return ("maildir: maildir_name %r is not a Maildir name (%s): give one directory name inside the "
+                "home directory, without '/', such as Maildir or .maildir." % (name, why))
+    if not isinstance(users, list):
+        return "maildir: maildir_users must be a list of user names, such as [alice, bob], not %r." % (users,)
+    for user in users:
+        if not isinstance(user, str) or not USER.match(user):
+            return ("maildir: maildir_users item %r is not a user name (letters, digits, '.', '_', '-', "
+                    "not starting with '-'): give existing local users." % (user,))
+    if not isinstance(config_dir, str) or not config_dir.startswith("/") or has_control(config_dir):
+        return ("maildir: maildir_postfix_config_dir %r must be an absolute path without line breaks, "
+                "such as /etc/postfix." % (config_dir,))
+    return ""
 
 
 def owners(users, skel_dir):
