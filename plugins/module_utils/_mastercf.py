@@ -722,6 +722,9 @@ class MasterCf(object):
 def _last_line(stderr, stage_dir=None, config_dir=None):
     detail = (stderr or "").strip().splitlines() or ["no message"]
     line = detail[-1]
+    if "macro processing error" in line and len(detail) > 1:
+        # The warning before it names the value, for example: truncated macro reference: "a$(b"
+        line = "%s (%s)" % (line, detail[-2].split("warning: ", 1)[-1])
     if stage_dir:
         line = line.replace(stage_dir, config_dir)
     return line
