@@ -12,9 +12,13 @@ import os
 import pwd
 import stat
 
-import pytest
+import subprocess
 
-from conftest import assert_failed, assert_ok, postconf_n, run_module
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import age_files, assert_failed, assert_ok, postconf_n, run_module
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="maildir chowns to root: run as root")
 
@@ -417,3 +421,27 @@ def test_home_mailbox_without_main_cf_fails_and_creates_nothing(skel, tmp_path):
     result = maildir(skel, home_mailbox=True, config_dir=str(empty))
     assert_failed(result, "main.cf does not exist")
     assert list(skel.iterdir()) == []
+
+
+# --- property: any name is refused, or made and read back by Postfix exactly -----------------
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.one_of(st.text(max_size=10), st.sampled_from(
+    ["Maildir", "Mail box", "#Mail", "a,b=c", "Почта", "$HOME", "${x}", "a\nb", "a\rb", "..", "x/y", " M"])))
+def test_any_name_is_refused_or_read_back_exactly(tmp_path_factory, config_dir, name):
+    main_cf = (config_dir / "main.cf").read_bytes()
+    skel = tmp_path_factory.mktemp("skel")
+    try:
+        result = maildir(skel, name=name, home_mailbox=True, config_dir=str(config_dir))
+        if result.get("failed"):
+            assert_failed(result, "invalid Maildir name")
+            assert (config_dir / "main.cf").read_bytes() == main_cf
+            assert list(skel.iterdir()) == []
+            return
+        assert os.listdir(skel) == [name]
+        age_files(config_dir)
+        read_back = subprocess.run(["postconf", "-c", str(config_dir), "-h", "home_mailbox"],
+                                   capture_output=True, check=True).stdout
+        assert read_back == (name + "/\n").encode("utf-8")
+    finally:
+        (config_dir / "main.cf").write_bytes(main_cf)
