@@ -1,0 +1,461 @@
+# Copyright (c) 2026, postmaster.mail contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The desired state of the postmaster.mail.postfix role, decided in one place.
+
+`desired_state(settings, facts)` takes the role's settings (every `postfix_*` variable of
+roles/postfix/defaults/main.yml, already templated) and what the host's Postfix supports
+(postmaster.mail.postfix_info's result, or {} while nobody has read it) and returns all the
+role writes: packages, the service, main.cf parameters (None removes one), master.cf
+services (state absent removes one), lookup tables with their source text and digest,
+whether the settings need the Postfix facts, and the desired state the drift check
+compares. The slow path and the drift check both take it from here, so they cannot
+disagree.
+
+Cross-field rules of the settings (the relay's keys that go together, ports in range) are
+checked here, once: `PostfixSettingsError` is one line that names the role variable.
+
+Pure logic (no files, no processes, no Ansible): the postmaster.mail.postfix_desired_state
+filter runs it on the control node, and unit tests reach every branch.
+
+Private to postmaster.mail: no stability promise for other collections.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import parse_version
+from ansible_collections.postmaster.mail.plugins.module_utils._postmap import (
+    HEADER,
+    TableError,
+    render_source,
+    table_entries,
+)
+from ansible_collections.postmaster.mail.plugins.module_utils._tls_policy import TlsPolicyError, policy_entries
+
+# What the control node's facts cache keeps and the drift check verifies: what the installed
+# Postfix supports (not compatibility_level, a main.cf setting this role writes, nor a task
+# result's own keys such as changed).
+FACTS_CACHE_KEYS = ("installed", "version", "version_info", "directories", "default_database_type",
+                    "lookup_table_types", "sasl_server_types", "sasl_client_types", "tls", "features")
+# TLS session cache table types, the preferred first (both are safe for concurrent writers).
+SESSION_CACHE_TYPES = ("lmdb", "btree")
+
+# postfix_relay's keys, and the defaults of those that have one (meta/argument_specs.yml).
+RELAY_KEYS = ("host", "address", "port", "method", "tunnel_port", "tls_level", "fingerprints", "domains",
+              "username", "password")
+RELAY_DEFAULTS = {"method": "smtps", "tunnel_port": 10465, "tls_level": "secure", "domains": []}
+RELAY_METHODS = ("smtps", "stunnel", "starttls")
+RELAY_TLS_LEVELS = ("secure", "verify", "fingerprint", "encrypt")
+# The port a relay listens on, by method (stunnel's tunnel connects to that port too).
+RELAY_PORTS = {"smtps": 465, "stunnel": 465, "starttls": 587}
+# Postfix's own SMTPS client (smtp_tls_wrappermode) for an smtps relay: a master.cf service of
+# its own, so mail to other destinations keeps the ordinary smtp client.
+RELAY_SERVICE = "postmaster-smtps"
+# What the relay settings may write to main.cf: removed when they no longer ask for it (no
+# relay, another method, no domains, no credentials), so switching the relay off stops relaying.
+RELAY_MAIN_CF = ("default_transport", "transport_maps", "smtp_sasl_auth_enable", "smtp_sasl_password_maps",
+                 "smtp_sasl_security_options", "smtp_sasl_tls_security_options")
+
+# The lookup tables this role builds, by kind: file name in the configuration directory, mode,
+# the module that builds it. Each belongs to root:root.
+TABLES = {
+    "sasl": ("postmaster_sasl_passwd", "0600", "postmaster.mail.postmap"),
+    "transport": ("postmaster_transport", "0644", "postmaster.mail.postmap"),
+    "tls_policy": ("postmaster_tls_policy", "0644", "postmaster.mail.tls_policy"),
+}
+
+# main.cf parameters the core settings set; a null setting leaves the parameter as it is.
+CORE_MAIN_CF = (
+    ("myhostname", "postfix_myhostname"),
+    ("mydomain", "postfix_mydomain"),
+    ("myorigin", "postfix_myorigin"),
+    ("mydestination", "postfix_mydestination"),
+    ("inet_interfaces", "postfix_inet_interfaces"),
+    ("inet_protocols", "postfix_inet_protocols"),
+    ("mynetworks", "postfix_mynetworks"),
+    ("relayhost", "postfix_relayhost"),
+    ("home_mailbox", "postfix_home_mailbox"),
+    ("compatibility_level", "postfix_compatibility_level"),
+)
+
+
+class PostfixSettingsError(ValueError):
+    """Settings the role refuses; the message is one line that names the role variable."""
+
+
+# --- facts ------------------------------------------------------------------------------------
+
+def select_facts(registered=None, play_facts=None, cached=None):
+    """The Postfix facts to decide with: this role's postfix_info result when it ran (even
+    one that says Postfix is not installed), else what an earlier drift check of the play read
+    (only an installed Postfix), else what the control node cached from an earlier run (the
+    drift check verifies those on the host), else {}."""
+    if isinstance(registered, dict) and "installed" in registered:
+        return registered
+    if isinstance(play_facts, dict) and play_facts.get("installed"):
+        return play_facts
+    return cached if isinstance(cached, dict) else {}
+
+
+def cached_facts(facts):
+    """The part of the facts the control node's cache keeps and the drift check verifies."""
+    return {key: value for key, value in (facts or {}).items() if key in FACTS_CACHE_KEYS}
+
+
+def session_cache_type(facts):
+    """The table type for the TLS session caches, or None when the host has neither lmdb nor btree."""
+    available = (facts or {}).get("lookup_table_types") or []
+    return next((name for name in SESSION_CACHE_TYPES if name in available), None)
+
+
+def chain_files_supported(facts):
+    """Whether Postfix reads *_tls_chain_files (3.4 and later); unknown facts count as yes."""
+    return ((facts or {}).get("features") or {}).get("smtpd_tls_chain_files", True)
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+class Settings(dict):
+    """The role's settings; one that is not given is refused by name."""
+
+    def __missing__(self, name):
+        raise PostfixSettingsError("%s is not set: pass every postfix_* setting of the role (its defaults/main.yml)"
+                                   % name)
+
+
+def _port(key, value):
+    """A port number from an int or a string of digits (as the role's variables may hold it)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise PostfixSettingsError("postfix_relay: %s %s is out of range: use 1 to 65535" % (key, value))
+    return value
+
+
+def relay_settings(relay):
+    """postfix_relay with its defaults applied and its rules checked, or None for no relay.
+
+    A key given as null counts as not given."""
+    if not relay:
+        return None
+    if not isinstance(relay, dict):
+        raise PostfixSettingsError("postfix_relay must be a dictionary with host and optionally method, port, ... "
+                                   "or null for no relay, not %s" % type(relay).__name__)
+    unknown = sorted(str(key) for key in relay if key not in RELAY_KEYS)
+    if unknown:
+        raise PostfixSettingsError("postfix_relay: unknown key %s: use %s" % (", ".join(unknown), ", ".join(RELAY_KEYS)))
+    given = dict(RELAY_DEFAULTS, **{key: value for key, value in relay.items() if value is not None})
+    if not isinstance(given.get("host"), str) or not given["host"]:
+        raise PostfixSettingsError("postfix_relay: host is missing: give the relay's name, as its certificate carries it")
+    if given["method"] not in RELAY_METHODS:
+        raise PostfixSettingsError("postfix_relay: method %s is not one of %s"
+                                   % (given["method"], ", ".join(RELAY_METHODS)))
+    if given["tls_level"] not in RELAY_TLS_LEVELS:
+        raise PostfixSettingsError("postfix_relay: tls_level %s is not one of %s"
+                                   % (given["tls_level"], ", ".join(RELAY_TLS_LEVELS)))
+    given["port"] = _port("port", given.get("port", RELAY_PORTS[given["method"]]))
+    given["tunnel_port"] = _port("tunnel_port", given["tunnel_port"])
+    if given["tls_level"] == "fingerprint" and not given.get("fingerprints"):
+        raise PostfixSettingsError("postfix_relay: tls_level fingerprint needs fingerprints, the SHA-256 digests of "
+                                   "the relay certificate")
+    if bool(given.get("username")) != bool(given.get("password")):
+        raise PostfixSettingsError("postfix_relay: username and password go together: set both for SASL "
+                                   "authentication, or neither")
+    domains = given["domains"]
+    if isinstance(domains, str) or not isinstance(domains, (list, tuple)):
+        raise PostfixSettingsError("postfix_relay: domains must be a list of domain names, not %s"
+                                   % type(domains).__name__)
+    if given["method"] == "stunnel":
+        given["destination"] = "[127.0.0.1]:%d" % given["tunnel_port"]
+    else:
+        given["destination"] = "[%s]:%d" % (given.get("address") or given["host"], given["port"])
+    given["transport"] = RELAY_SERVICE if given["method"] == "smtps" else "smtp"
+    given["nexthop"] = "%s:%s" % (given["transport"], given["destination"])
+    given["sasl"] = bool(given.get("username"))
+    return given
+
+
+def relay_policies(relay):
+    """The smtp_tls_policy_maps entry that checks the relay's certificate (none through
+    stunnel, whose tunnel checks it)."""
+    if relay is None or relay["method"] == "stunnel":
+        return []
+    policy = {"destination": relay["destination"], "level": relay["tls_level"]}
+    if relay["tls_level"] in ("secure", "verify"):
+        policy["match"] = [relay["host"]]
+    elif relay["tls_level"] == "fingerprint":
+        policy["match"] = relay["fingerprints"]
+    return [policy]
+
+
+def needs_facts(settings):
+    """Whether the settings need what the installed Postfix supports (TLS, tables)."""
+    return (_tls_enabled(settings) or bool(settings["postfix_relay"])
+            or len(settings["postfix_tls_policies"]) > 0)
+
+
+def _tls_server_enabled(settings):
+    return len(settings["postfix_smtpd_tls_chain_files"]) > 0
+
+
+def _tls_enabled(settings):
+    return (_tls_server_enabled(settings) or len(settings["postfix_smtp_tls_chain_files"]) > 0
+            or settings["postfix_smtp_tls_ca_file"] is not None)
+
+
+def _without_none(parameters):
+    return {name: value for name, value in parameters.items() if value is not None}
+
+
+# --- main.cf ----------------------------------------------------------------------------------
+
+def _chain_parameters(prefix, files, supported):
+    """{prefix}_tls_chain_files, or on Postfix before 3.4 the first file as certificate and key
+    (a chain file holds both); None removes what the other form wrote."""
+    if supported:
+        return {prefix + "_tls_chain_files": files, prefix + "_tls_cert_file": None, prefix + "_tls_key_file": None}
+    return {prefix + "_tls_cert_file": files[0], prefix + "_tls_key_file": files[0]}
+
+
+def tls_main_cf(settings, facts):
+    """main.cf's TLS parameters; {} (nothing written, nothing removed) while TLS is off."""
+    if not _tls_enabled(settings):
+        return {}
+    cache_type = session_cache_type(facts)
+    supported = chain_files_supported(facts)
+    parameters = _without_none({
+        "tls_random_source": "dev:/dev/urandom",
+        "smtp_tls_security_level": settings["postfix_smtp_tls_security_level"],
+        "smtp_tls_protocols": settings["postfix_tls_protocols"],
+        "smtp_tls_mandatory_protocols": settings["postfix_tls_mandatory_protocols"],
+        "smtp_tls_loglevel": settings["postfix_tls_loglevel"],
+        "smtp_tls_connection_reuse": settings["postfix_smtp_tls_connection_reuse"],
+        "smtp_tls_CAfile": settings["postfix_smtp_tls_ca_file"],
+        "smtp_tls_session_cache_database": cache_type and cache_type + ":${data_directory}/smtp_scache",
+    })
+    client_files = settings["postfix_smtp_tls_chain_files"]
+    if client_files:
+        parameters.update(_chain_parameters("smtp", client_files, supported))
+    if _tls_server_enabled(settings):
+        parameters.update(_without_none({
+            "smtpd_tls_security_level": settings["postfix_smtpd_tls_security_level"],
+            "smtpd_tls_protocols": settings["postfix_tls_protocols"],
+            "smtpd_tls_mandatory_protocols": settings["postfix_tls_mandatory_protocols"],
+            "smtpd_tls_loglevel": settings["postfix_tls_loglevel"],
+            "smtpd_tls_received_header": True,
+            "smtpd_tls_auth_only": True,
+            "smtpd_tls_session_cache_database": cache_type and cache_type + ":${data_directory}/smtpd_scache",
+        }))
+        parameters.update(_chain_parameters("smtpd", settings["postfix_smtpd_tls_chain_files"], supported))
+    return parameters
+
+
+def relay_main_cf(relay, maps_type, config_dir):
+    """main.cf's relay parameters: those the relay asks for, and None for the rest of
+    RELAY_MAIN_CF (removed)."""
+    parameters = dict.fromkeys(RELAY_MAIN_CF)
+    if relay is None:
+        return parameters
+    if relay["domains"]:
+        parameters["transport_maps"] = [_table_reference("transport", maps_type, config_dir)]
+    elif relay["method"] == "smtps":
+        parameters["default_transport"] = relay["nexthop"]
+    else:
+        parameters["relayhost"] = relay["destination"]
+    if relay["sasl"]:
+        parameters.update({
+            "smtp_sasl_auth_enable": True,
+            "smtp_sasl_password_maps": [_table_reference("sasl", maps_type, config_dir)],
+            "smtp_sasl_security_options": "noanonymous",
+            "smtp_sasl_tls_security_options": "noanonymous",
+        })
+    return parameters
+
+
+def _table_path(kind, config_dir):
+    return "%s/%s" % (config_dir, TABLES[kind][0])
+
+
+def _table_reference(kind, maps_type, config_dir):
+    return "%s:%s" % (maps_type, _table_path(kind, config_dir))
+
+
+# --- master.cf --------------------------------------------------------------------------------
+
+def submission_services(settings):
+    """submission (587) and smtps (465), present or absent as their settings say."""
+    options = {"smtpd_tls_security_level": "encrypt", "smtpd_tls_mandatory_ciphers": "high",
+               "tls_high_cipherlist": settings["postfix_submission_tls_ciphers"],
+               "tls_eecdh_auto_curves": settings["postfix_submission_tls_curves"]}
+    options.update(settings["postfix_submission_options"])
+    services = []
+    for name, setting, first in (("submission", "postfix_submission_enabled", {"syslog_name": "postfix/submission"}),
+                                 ("smtps", "postfix_smtps_enabled",
+                                  {"syslog_name": "postfix/smtps", "smtpd_tls_wrappermode": True})):
+        services.append({"name": name, "type": "inet", "state": "present" if settings[setting] else "absent",
+                         "private": "n", "chroot": "y", "command": "smtpd", "options": dict(first, **options)})
+    return services
+
+
+def master_cf_services(settings, relay):
+    """The master.cf services: submission and smtps with server TLS; tlsproxy(8), which
+    smtp_tls_connection_reuse needs and Debian's master.cf leaves commented out; the relay's
+    SMTPS client (absent unless an smtps relay); then postfix_master_cf_services."""
+    services = submission_services(settings) if _tls_server_enabled(settings) else []
+    if _tls_enabled(settings) and settings["postfix_smtp_tls_connection_reuse"]:
+        services.append({"name": "tlsproxy", "type": "unix", "chroot": "y", "maxproc": "0", "command": "tlsproxy"})
+    if relay is not None and relay["method"] == "smtps":
+        services.append({"name": RELAY_SERVICE, "type": "unix", "chroot": "y", "command": "smtp",
+                         "options": {"syslog_name": "postfix/" + RELAY_SERVICE, "smtp_tls_wrappermode": True,
+                                     "smtp_tls_security_level": "encrypt"}})
+    else:
+        services.append({"name": RELAY_SERVICE, "type": "unix", "state": "absent"})
+    return services + list(settings["postfix_master_cf_services"])
+
+
+# --- lookup tables ----------------------------------------------------------------------------
+
+def sha256(text):
+    """The digest drift_check compares a table's source file by (as Ansible's hash('sha256'))."""
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def postmap_source(entries):
+    """The source text postmaster.mail.postmap writes for `entries`."""
+    return render_source(table_entries(entries), HEADER % "postmaster.mail.postmap")
+
+
+def tls_policy_source(policies, postfix_version, dns_support_level=""):
+    """The source text postmaster.mail.tls_policy writes for `policies` (null attributes left out)."""
+    policies = [{name: value for name, value in policy.items() if value is not None} for policy in policies]
+    version = parse_version(str(postfix_version)) if postfix_version else None
+    return render_source(policy_entries(policies, False, dns_support_level, version),
+                         HEADER % "postmaster.mail.tls_policy")
+
+
+def _table(kind, maps_type, config_dir, source, **arguments):
+    name, mode, module = TABLES[kind]
+    return dict({"path": _table_path(kind, config_dir), "type": maps_type, "mode": mode, "owner": "root",
+                 "group": "root", "module": module, "secret": kind == "sasl", "source": source,
+                 "sha256": sha256(source)}, **arguments)
+
+
+def unused_tables(relay, config_dir, user_main_cf):
+    """Paths of the tables to remove (source and built files): the SASL table, with its
+    secret, once the relay has no credentials and postfix_main_cf does not name it."""
+    path = _table_path("sasl", config_dir)
+    if (relay is not None and relay["sasl"]) or path in json.dumps(user_main_cf):
+        return []
+    return [path]
+
+
+def tables(relay, policies, maps_type, config_dir, facts, dns_support_level):
+    """The lookup tables, by kind (sasl, transport, tls_policy), each with what its module
+    takes (path, type, mode, owner, group, and entries or policies) and the source text it writes."""
+    found = {}
+    try:
+        if relay is not None and relay["sasl"]:
+            entries = {relay["destination"]: "%s:%s" % (relay["username"], relay["password"])}
+            found["sasl"] = _table("sasl", maps_type, config_dir, postmap_source(entries), entries=entries)
+    except TableError as exc:
+        # The message names the key (the relay's destination), never the value: no secret here.
+        raise PostfixSettingsError("postfix_relay: username or password cannot go into the SASL table: %s" % exc)
+    try:
+        if relay is not None and relay["domains"]:
+            entries = {domain: relay["nexthop"] for domain in relay["domains"]}
+            found["transport"] = _table("transport", maps_type, config_dir, postmap_source(entries), entries=entries)
+    except TableError as exc:
+        raise PostfixSettingsError("postfix_relay: domains: %s" % exc)
+    if policies:
+        try:
+            source = tls_policy_source(policies, (facts or {}).get("version"), dns_support_level)
+        except (TlsPolicyError, AttributeError, KeyError, TypeError) as exc:
+            raise PostfixSettingsError("postfix_tls_policies: %s" % exc)
+        found["tls_policy"] = _table("tls_policy", maps_type, config_dir, source, policies=policies)
+    return found
+
+
+# --- the whole ----------------------------------------------------------------------------------
+
+def validate(settings):
+    """Raise PostfixSettingsError for the first cross-field problem of the settings; return
+    the relay settings with defaults applied (None for no relay)."""
+    if not isinstance(settings, dict):
+        raise PostfixSettingsError("the postfix role's settings must be a dictionary of postfix_* variables")
+    return relay_settings(Settings(settings)["postfix_relay"])
+
+
+def desired_state(settings, facts=None):
+    """Everything the postfix role writes, from its settings and the host's Postfix facts.
+
+    Returns a dict:
+      packages, services: for ansible.builtin.apt and ansible.builtin.systemd_service;
+      main_cf: main.cf parameters for postmaster.mail.postconf (None removes a parameter);
+      master_cf_services: for postmaster.mail.postconf_master (state absent removes one);
+      tables: {kind: table} for kinds sasl, transport, tls_policy that are in use, each with
+        path, type, mode, owner, group, module, secret, source, sha256 and the module's
+        entries or policies;
+      unused_tables: paths of tables to remove once Postfix runs without them;
+      needs_facts: whether the settings need the Postfix facts;
+      info_wanted: whether they need them and none are known (read them, then ask again);
+      facts_cached_part: what the facts cache keeps of the facts;
+      drift_spec: the desired state for postmaster.mail.drift_check, or None while
+        info_wanted; it holds no digest of a secret table;
+      secret_digests: {path: sha256} of the secret tables (the SASL table), which belong
+        only in a no_log option.
+    """
+    relay = validate(settings)
+    settings = Settings(settings)
+    facts = facts or {}
+    config_dir = settings["postfix_config_dir"]
+    maps_type = settings["postfix_maps_type"] or facts.get("default_database_type") or ""
+
+    main_cf = _without_none({name: settings[setting] for name, setting in CORE_MAIN_CF})
+    main_cf.update(tls_main_cf(settings, facts))
+    main_cf.update(relay_main_cf(relay, maps_type, config_dir))
+    policies = relay_policies(relay) + list(settings["postfix_tls_policies"])
+    main_cf["smtp_tls_policy_maps"] = [_table_reference("tls_policy", maps_type, config_dir)] if policies else None
+    main_cf.update(settings["postfix_main_cf"])
+
+    master_cf = master_cf_services(settings, relay)
+    found_tables = tables(relay, policies, maps_type, config_dir, facts, main_cf.get("smtp_dns_support_level") or "")
+    enabled = settings["postfix_service_enabled"]
+    state = {
+        "packages": settings["postfix_packages"],
+        "services": [{"name": "postfix", "enabled": enabled, "active": enabled}],
+        "main_cf": main_cf,
+        "master_cf_services": master_cf,
+        "tables": found_tables,
+        "unused_tables": unused_tables(relay, config_dir, settings["postfix_main_cf"]),
+        "needs_facts": needs_facts(settings),
+        "facts_cached_part": cached_facts(facts),
+    }
+    state["info_wanted"] = state["needs_facts"] and not facts.get("installed", False)
+    state["drift_spec"] = None if state["info_wanted"] else drift_spec(state, config_dir)
+    state["secret_digests"] = {table["path"]: table["sha256"] for table in found_tables.values() if table["secret"]}
+    return state
+
+
+def drift_spec(state, config_dir):
+    """The desired state postmaster.mail.drift_check compares: tables by the digest of their
+    source, except secret ones, marked secret (drift_check takes their digests, from
+    state['secret_digests'], in its no_log option secret_digests); postfix_daemon: the master
+    process runs (or not) and no write is left unapplied."""
+    spec = {
+        "packages": state["packages"],
+        "services": state["services"],
+        "main_cf": {"parameters": state["main_cf"], "config_dir": config_dir},
+        "tables": [dict({key: table[key] for key in ("path", "type", "mode", "owner", "group")},
+                        **({"secret": True} if table["secret"] else {"sha256": table["sha256"]}))
+                   for table in state["tables"].values()]
+        + [{"path": path, "state": "absent"} for path in state["unused_tables"]],
+        "postfix_daemon": {"running": state["services"][0]["active"], "config_dir": config_dir},
+    }
+    if state["needs_facts"]:
+        spec["postfix_facts"] = {"facts": state["facts_cached_part"], "config_dir": config_dir}
+    if state["master_cf_services"]:
+        spec["master_cf"] = {"services": state["master_cf_services"], "config_dir": config_dir}
+    return spec

@@ -1,0 +1,128 @@
+"""The postfix role's desired state from plugins/module_utils/_postfix_model.py is the one the
+role's Jinja (roles/postfix/vars/main.yml) renders today.
+
+One ansible-playbook run, local and without changing the host, renders every case marked
+`oracle: true` in tests/unit/test_postfix_model.yaml: one inventory host per case, with the
+role's defaults as group variables, the case's settings and Postfix facts as host variables,
+and vars/main.yml as the play's vars file. A set_fact task templates the role's main.cf,
+master.cf services, facts flags and drift spec (and the settings as Ansible templated them);
+the model must return the same from those settings.
+
+Differences on purpose, normalised here:
+- session cache type: with both lmdb and btree available the Jinja picks one at random per run
+  (`intersect` builds a set, ordered by Python's randomised string hashing), the model lmdb.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import COLLECTIONS_DIR, PROJECT_ROOT
+
+sys.path.insert(0, str(COLLECTIONS_DIR))
+
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model import (  # noqa: E402
+    desired_state,
+    select_facts,
+)
+
+CASES = yaml.safe_load((PROJECT_ROOT / "tests" / "unit" / "test_postfix_model.yaml").read_text())
+ORACLE = [case for case in CASES["cases"] if case.get("oracle")]
+ROLE = PROJECT_ROOT / "roles" / "postfix"
+
+PLAYBOOK = """\
+- name: Render the postfix role's variables for each case
+  hosts: all
+  gather_facts: false
+  vars_files:
+    - %(vars)s
+  tasks:
+    - name: Template the desired state
+      ansible.builtin.set_fact:
+        oracle_rendered:
+          settings: "{{ dict(oracle_names | zip(query('ansible.builtin.vars', *oracle_names))) }}"
+          main_cf: "{{ __postfix_main_cf }}"
+          master_cf_services: "{{ __postfix_master_cf_services }}"
+          needs_facts: "{{ __postfix_needs_facts }}"
+          info_wanted: "{{ __postfix_info_wanted }}"
+          drift_spec: "{{ __postfix_drift_spec }}"
+          secret_digests: "{{ lookup('ansible.builtin.vars', '__postfix_drift_secrets', default=none) }}"
+          sasl_entries: "{{ __postfix_sasl_entries if __postfix_relay_sasl else none }}"
+          transport_entries: "{{ __postfix_transport_entries if __postfix_relay_domains else none }}"
+          tls_policies: "{{ __postfix_tls_policies }}"
+      vars:
+        oracle_names: "{{ query('ansible.builtin.varnames', '^postfix_') | reject('eq', 'postfix_facts') | list }}"
+
+    - name: Write what each case rendered
+      ansible.builtin.copy:
+        content: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars, 'oracle_rendered'))) | to_json }}"
+        dest: %(result)s
+        mode: "0600"
+      run_once: true
+"""
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("oracle")
+    hosts = {}
+    for index, case in enumerate(ORACLE):
+        hosts["case%02d" % index] = dict(case["settings"], postfix_facts=CASES["facts"][case["facts"]],
+                                         postfix_facts_cache_dir="", ansible_connection="local",
+                                         ansible_python_interpreter=sys.executable)
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    inventory = directory / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"vars": defaults, "hosts": hosts}}))
+    playbook = directory / "play.yml"
+    result = directory / "rendered.json"
+    playbook.write_text(PLAYBOOK % {"vars": ROLE / "vars" / "main.yml", "result": result})
+    completed = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), "--forks", "4", str(playbook)],
+        cwd=PROJECT_ROOT, env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_DIR)),
+        capture_output=True, text=True, check=False, timeout=300)
+    assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-5000:]
+    return {case["id"]: json.loads(result.read_text())["case%02d" % index] for index, case in enumerate(ORACLE)}
+
+
+def normalised(value):
+    """As JSON would carry it (tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
+def random_session_cache(jinja, facts):
+    """Today's Jinja picks lmdb or btree at random when the host has both; the model, lmdb."""
+    if {"lmdb", "btree"} <= set(facts.get("lookup_table_types") or []):
+        for name in ("smtp_tls_session_cache_database", "smtpd_tls_session_cache_database"):
+            if name in jinja["main_cf"]:
+                jinja["main_cf"][name] = jinja["main_cf"][name].replace("btree:", "lmdb:")
+        if jinja["drift_spec"]:
+            jinja["drift_spec"]["main_cf"]["parameters"] = jinja["main_cf"]
+
+
+def test_every_oracle_case_renders(rendered):
+    assert sorted(rendered) == sorted(case["id"] for case in ORACLE)
+    assert len(ORACLE) >= 10
+
+
+@pytest.mark.parametrize("case", ORACLE, ids=[case["id"] for case in ORACLE])
+def test_model_equals_todays_jinja(rendered, case):
+    jinja = rendered[case["id"]]
+    facts = CASES["facts"][case["facts"]]
+    random_session_cache(jinja, facts)
+    state = normalised(desired_state(jinja["settings"], select_facts(facts)))
+    assert state["main_cf"] == jinja["main_cf"]
+    assert state["master_cf_services"] == jinja["master_cf_services"]
+    assert state["needs_facts"] == jinja["needs_facts"]
+    assert state["info_wanted"] == jinja["info_wanted"]
+    assert state["drift_spec"] == jinja["drift_spec"]
+    assert state["secret_digests"] == jinja["secret_digests"]
+    tables = state["tables"]
+    assert (tables["sasl"]["entries"] if "sasl" in tables else None) == jinja["sasl_entries"]
+    assert (tables["transport"]["entries"] if "transport" in tables else None) == jinja["transport_entries"]
+    assert (tables["tls_policy"]["policies"] if "tls_policy" in tables else []) == jinja["tls_policies"]

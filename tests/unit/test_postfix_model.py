@@ -1,0 +1,190 @@
+"""Pure-logic tests of plugins/module_utils/_postfix_model.py, the postfix role's desired state:
+no Postfix, no files, no Ansible. The cases are data, in test_postfix_model.yaml beside this file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+# See tests/unit/test_maincf.py for why sys.path is set here and not in a conftest.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
+
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model import (  # noqa: E402
+    FACTS_CACHE_KEYS,
+    PostfixSettingsError,
+    desired_state,
+    select_facts,
+    sha256,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES = yaml.safe_load((Path(__file__).with_suffix(".yaml")).read_text())
+# defaults/main.yml values that Ansible templates, as they come out without the tls role.
+TEMPLATED_DEFAULTS = {
+    "postfix_smtpd_tls_chain_files": [],
+    "postfix_smtp_tls_chain_files": [],
+    "postfix_smtp_tls_ca_file": None,
+    "postfix_facts_cache_dir": "",
+}
+
+
+def role_defaults():
+    """The role's defaults as its tasks see them when the tls role did not run."""
+    defaults = yaml.safe_load((ROOT / "roles" / "postfix" / "defaults" / "main.yml").read_text())
+    templated = sorted(name for name, value in defaults.items() if isinstance(value, str) and "{{" in value)
+    assert templated == sorted(TEMPLATED_DEFAULTS), "a new templated default: add it to TEMPLATED_DEFAULTS"
+    defaults.update(TEMPLATED_DEFAULTS)
+    return defaults
+
+
+def case_settings(case):
+    return dict(role_defaults(), **case["settings"])
+
+
+def case_facts(case):
+    return CASES["facts"][case["facts"]]
+
+
+def by_id(cases):
+    return pytest.mark.parametrize("case", cases, ids=[case["id"] for case in cases])
+
+
+GOOD = [case for case in CASES["cases"] if "error" not in case]
+BAD = [case for case in CASES["cases"] if "error" in case]
+
+
+def test_case_ids_are_unique():
+    ids = [case["id"] for case in CASES["cases"]]
+    assert len(ids) == len(set(ids))
+
+
+@by_id(GOOD)
+def test_desired_state(case):
+    state = desired_state(case_settings(case), case_facts(case))
+    for name in ("needs_facts", "info_wanted", "unused_tables"):
+        if name in case:
+            assert state[name] == case[name] and type(state[name]) is type(case[name]), name
+    for name, value in case.get("main_cf", {}).items():
+        assert name in state["main_cf"], "main.cf %s not managed" % name
+        assert state["main_cf"][name] == value, "main.cf %s" % name
+    for name in case.get("main_cf_absent", []):
+        assert name not in state["main_cf"], "main.cf %s should be left as it is" % name
+    services = {str(service["name"]): service for service in state["master_cf_services"]}
+    assert len(services) == len(state["master_cf_services"]), "a master.cf service is listed twice"
+    for name, expected in case.get("master_cf", {}).items():
+        if expected == "missing":
+            assert name not in services, "master.cf %s should not be managed" % name
+            continue
+        assert name in services, "master.cf %s not managed" % name
+        service = dict(services[name])
+        state_of = service.pop("state", "present")
+        if isinstance(expected, str):
+            assert state_of == expected, "master.cf %s" % name
+        else:
+            expected = dict(expected)
+            assert state_of == expected.pop("state", "present"), "master.cf %s" % name
+            options = expected.pop("options", {})
+            assert {key: service.get(key) for key in expected} == expected, "master.cf %s" % name
+            assert {key: service["options"].get(key) for key in options} == options, "master.cf %s options" % name
+    if "tables" in case:
+        assert sorted(state["tables"]) == sorted(case["tables"])
+        for kind, expected in case["tables"].items():
+            table = state["tables"][kind]
+            assert {key: table.get(key) for key in expected} == expected, "table %s" % kind
+            assert table["sha256"] == sha256(table["source"])
+
+
+@by_id(GOOD)
+def test_drift_spec(case):
+    """The drift check compares what the slow path writes; no secret travels in it."""
+    state = desired_state(case_settings(case), case_facts(case))
+    if state["info_wanted"]:
+        assert state["drift_spec"] is None
+        return
+    spec = state["drift_spec"]
+    settings = case_settings(case)
+    assert spec["packages"] == settings["postfix_packages"]
+    enabled = settings["postfix_service_enabled"]
+    assert spec["services"] == [{"name": "postfix", "enabled": enabled, "active": enabled}]
+    assert spec["main_cf"] == {"parameters": state["main_cf"], "config_dir": settings["postfix_config_dir"]}
+    assert spec["master_cf"] == {"services": state["master_cf_services"], "config_dir": settings["postfix_config_dir"]}
+    assert spec["postfix_daemon"] == {"running": enabled, "config_dir": settings["postfix_config_dir"]}
+    used = [table for table in spec["tables"] if table.get("state") != "absent"]
+    assert [table["path"] for table in used] == [table["path"] for table in state["tables"].values()]
+    assert [table["path"] for table in spec["tables"] if table.get("state") == "absent"] == state["unused_tables"]
+    for table in used:
+        source = next(item for item in state["tables"].values() if item["path"] == table["path"])
+        assert {key: table[key] for key in ("type", "mode")} == {key: source[key] for key in ("type", "mode")}
+        assert table["owner"] == table["group"] == "root"
+        if source["secret"]:
+            assert "sha256" not in table and table["secret"] is True
+            assert state["secret_digests"][table["path"]] == source["sha256"]
+        else:
+            assert table["sha256"] == source["sha256"]
+    assert len(state["secret_digests"]) == sum(1 for table in state["tables"].values() if table["secret"])
+    if state["needs_facts"]:
+        facts = case_facts(case)
+        expected = {key: value for key, value in facts.items() if key in FACTS_CACHE_KEYS}
+        assert spec["postfix_facts"] == {"facts": expected, "config_dir": settings["postfix_config_dir"]}
+        assert "changed" not in spec["postfix_facts"]["facts"]
+    else:
+        assert "postfix_facts" not in spec
+    relay = settings["postfix_relay"] or {}
+    text = json.dumps(spec)
+    if relay.get("password"):
+        assert relay["password"] not in text
+        assert state["secret_digests"] and not any(digest in text for digest in state["secret_digests"].values())
+
+
+@by_id(BAD)
+def test_refused(case):
+    with pytest.raises(PostfixSettingsError) as raised:
+        desired_state(case_settings(case), case_facts(case))
+    message = str(raised.value)
+    assert "\n" not in message
+    for fragment in case["error"]:
+        assert fragment in message
+    password = (case["settings"].get("postfix_relay") or {}).get("password") if isinstance(
+        case["settings"].get("postfix_relay"), dict) else None
+    if password:
+        assert password not in message
+
+
+def test_a_missing_setting_is_named():
+    settings = role_defaults()
+    del settings["postfix_tls_policies"]
+    with pytest.raises(PostfixSettingsError, match="postfix_tls_policies is not set"):
+        desired_state(settings, {})
+
+
+def test_settings_not_a_dictionary():
+    with pytest.raises(PostfixSettingsError, match="dictionary"):
+        desired_state(["postfix_relay"], {})
+
+
+def test_the_settings_are_not_changed():
+    settings = case_settings({"settings": {"postfix_relay": {"host": "hub.example.org"},
+                                           "postfix_main_cf": {"biff": False}}})
+    before = json.dumps(settings, sort_keys=True)
+    state = desired_state(settings, CASES["facts"]["postfix_3_7"])
+    state["main_cf"]["biff"] = True
+    state["master_cf_services"].append({"name": "x"})
+    assert json.dumps(settings, sort_keys=True) == before
+
+
+@pytest.mark.parametrize("registered, play, cached, expected", [
+    ({"installed": False, "changed": False}, {"installed": True, "version": "3.7.11"}, {"installed": True},
+     {"installed": False, "changed": False}),
+    ({"changed": False, "skipped": True}, {"installed": True, "version": "3.7.11"}, {},
+     {"installed": True, "version": "3.7.11"}),
+    (None, {"installed": False}, {"installed": True, "version": "3.5.25"}, {"installed": True, "version": "3.5.25"}),
+    (None, None, None, {}),
+])
+def test_select_facts(registered, play, cached, expected):
+    """This role's postfix_info result (even "not installed"), else the play's facts of an
+    installed Postfix, else the control node's cache."""
+    assert select_facts(registered, play, cached) == expected
