@@ -107,7 +107,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maildir import (
 )
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError, edit_main_cf
 from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import TOOL_DIRECTORIES, PostfixCommandError
 
 
 def main():
@@ -124,12 +124,17 @@ def main():
     )
     params = module.params
     main_cf_changes = {}
+    note = None
     try:
         mode = parse_mode(params["mode"], "'0700'")
         check_name(params["name"])
         targets = owners(params["users"], params["skel_dir"])
         work = plan(targets, params["name"], mode)
-        if params["home_mailbox"]:
+        if params["home_mailbox"] and module.check_mode and not module.get_bin_path("postconf", opt_dirs=TOOL_DIRECTORIES):
+            # A preview of a host without Postfix yet (a real run installs it first).
+            main_cf_changes, current = {"home_mailbox": params["name"] + "/"}, {}
+            note = "Check mode: Postfix is not installed yet; a real run sets home_mailbox once it is"
+        elif params["home_mailbox"]:
             main_cf = MainCf(module, params["config_dir"])
             text, current = main_cf.read()
             main_cf_changes = main_cf.plan({"home_mailbox": params["name"] + "/"}, "present", current)
@@ -151,6 +156,8 @@ def main():
         paths=paths,
         reload_needed=bool(main_cf_changes),
     )
+    if note:
+        result["msg"] = note
     if module._diff and result["changed"]:
         before = ["%s: %s" % (path, "missing" if action == "create" else "wrong owner or mode")
                   for path, dummy, dummy, action in work]

@@ -1,0 +1,58 @@
+# Copyright (c) 2026, postmaster.mail contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Installs Debian packages with ansible.builtin.apt, and previews them on any host.
+
+apt's check mode needs python3-apt on the host, which a new Debian host does not have
+(a real run installs it first). In check mode this action reads dpkg's status file
+instead (ansible.builtin.slurp, read-only) and reports the packages a real run would
+install; apt runs only for a preview when some are missing, for its fuller answer when it
+can give one. The result's `missing` lists the packages not installed yet, so a role can
+end its preview where the rest needs them."""
+
+from __future__ import annotations
+
+import base64
+
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.postmaster.mail.plugins.module_utils._drift import DPKG_STATUS, installed_packages
+
+
+class ActionModule(ActionBase):
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        args = dict(self._task.args)
+        if not self._task.check_mode:
+            result.update(self._execute_module(module_name="ansible.builtin.apt", module_args=args,
+                                               task_vars=task_vars))
+            return result
+        status = self._execute_module(module_name="ansible.builtin.slurp", module_args={"src": DPKG_STATUS},
+                                      task_vars=task_vars)
+        if status.get("failed"):
+            return dict(result, failed=True, msg="cannot read %s: %s (Debian hosts only)" % (DPKG_STATUS, status.get("msg")))
+        names = args.get("name") or []
+        names = [names] if isinstance(names, str) else list(names)
+        missing = missing_packages(names, base64.b64decode(status["content"]).decode("utf-8", "replace"))
+        result.update(changed=bool(missing), missing=missing)
+        if not missing:
+            return result
+        apt = self._execute_module(module_name="ansible.builtin.apt", module_args=args, task_vars=task_vars)
+        if not apt.get("failed"):
+            return dict(apt, missing=missing, changed=True)
+        if "apt must be installed" not in str(apt.get("msg")):
+            return dict(apt, missing=missing)
+        note = "a real run would install %s (and what they depend on)" % ", ".join(missing)
+        result["msg"] = "Check mode: " + note
+        if self._task.diff:
+            result["diff"] = {"prepared": note}
+        return result
+
+
+def missing_packages(names, status_text):
+    """The names not installed per dpkg's status text; "name=version" counts as name."""
+    installed = installed_packages(status_text)
+    return [name for name in names if name.split("=")[0] not in installed]
