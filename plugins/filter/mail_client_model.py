@@ -11,7 +11,7 @@ version_added: 0.1.0
 description:
   - Decides, on the control node, the block the role keeps in C(/etc/s-nail.rc), the C(profile.d)
     file that exports C(MAIL), and the first thing wrong with the role's settings.
-  - Every value is checked for what reads it: a folder that s-nail's C(set folder=) and a
+  - Every value is checked for what reads it, a folder that s-nail's C(set folder=) and a
     double-quoted shell word read as written; settings that are one s-nail.rc line each, with
     no line break or other control character, no managed-block marker and no trailing C(\).
   - Bad settings are reported, never raised, so the role's drift check still sees a difference

@@ -43,7 +43,10 @@ options:
     elements: str
     default: []
   name:
-    description: Name of the Maildir directory inside each home directory, without C(/).
+    description:
+      - Name of the Maildir directory inside each home directory, without C(/).
+      - Refused when Postfix would not read it back as given in C(home_mailbox) (a C($), white
+        space at either end, a line break or another control character), and C(.) or C(..).
     type: str
     default: Maildir
   mode:
