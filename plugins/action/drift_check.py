@@ -7,13 +7,20 @@ a re-run that finds nothing to change, so its round trips are most of that run's
 With role, it also keeps on the control node what the roles of the play need from the
 result, as facts of the host, so that no task of their own has to:
 postmaster_mail_drift_clean (the other roles' checks that found nothing to change) and
-postmaster_mail_postfix_facts; with postfix_facts_cache, the Postfix facts cache file."""
+postmaster_mail_postfix_facts; with postfix_facts_cache, the Postfix facts cache file.
+
+It also adds to the module's no_log secret_digests option the digests of the secret files and
+tables of each check NAME (variable __NAME_drift_secrets), so that no digest of a secret is
+ever in `checks`, which Ansible logs on the host."""
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import clean_record, write_facts_cache
+from ansible_collections.postmaster.mail.plugins.module_utils._drift import secret_digest_problem
+from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (
+    clean_record, role_secret_digests, write_facts_cache)
 from ansible_collections.postmaster.mail.plugins.plugin_utils._one_call import execute_module
 
 # Options for this action only; the module accepts and ignores them.
@@ -32,6 +39,16 @@ class ActionModule(ActionBase):
         if problem:
             return dict(result, failed=True, msg=problem)
         module_args = {key: value for key, value in self._task.args.items() if key not in CONTROLLER_OPTIONS}
+        checks = module_args.get("checks") or {}
+        given = module_args.get("secret_digests") or {}
+        problem = secret_digest_problem(checks, given)
+        if not problem:
+            secret_digests = dict(role_secret_digests(self._template_secrets, task_vars, checks), **given)
+            problem = secret_digest_problem(checks, secret_digests)
+        if problem:
+            return dict(result, failed=True, msg="drift_check: %s" % problem)
+        if secret_digests:
+            module_args["secret_digests"] = secret_digests
         result.update(execute_module(self, task_vars, module_args=module_args))
         if result.get("failed"):
             return result
@@ -44,6 +61,13 @@ class ActionModule(ActionBase):
             if postfix_facts:
                 result["ansible_facts"]["postmaster_mail_postfix_facts"] = postfix_facts
         return result
+
+    def _template_secrets(self, value):
+        """The value templated as the task's own arguments are, or None when it cannot be."""
+        try:
+            return self._templar.template(value)
+        except AnsibleError:
+            return None
 
 
 def controller_option_problem(role, cache):

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import stat
 
 from ansible_collections.postmaster.mail.plugins.module_utils._files import ModeError, parse_mode
@@ -34,6 +35,11 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postmap import BU
 DPKG_STATUS = "/var/lib/dpkg/status"
 # What ansible.builtin.systemd_service accepts as "enabled" (`systemctl is-enabled` exits 0).
 ENABLED_STATES = ("enabled", "enabled-runtime", "static", "indirect", "alias", "generated")
+# Every file postmap may have built from a source file, whatever the table's type.
+ALL_BUILT_SUFFIXES = tuple(sorted({suffix for suffixes in BUILT_SUFFIXES.values() for suffix in suffixes}))
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z")
+# Where bytes.splitlines(keepends=True), as blockinfile splits a file, ends a line.
+_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
 MASTER_DEFAULTS = dict(state="present", private="-", unprivileged="-", chroot="-", wakeup="-",
                        maxproc="-", command=None, options={})
 
@@ -86,15 +92,22 @@ def service_differences(wanted, shown):
 
 
 def block_lines(text, begin, end):
-    """The text between the marker lines BEGIN and END (as ansible.builtin.blockinfile
-    writes it), joined with newlines, or None when either marker is missing."""
-    lines = text.split("\n")
-    try:
-        first = lines.index(begin)
-        last = lines.index(end, first + 1)
-    except ValueError:
+    """The text between the marker lines BEGIN and END, joined with newlines, or None when
+    ansible.builtin.blockinfile would not find its block there.
+
+    As blockinfile does: the file is split into lines after each \\n, \\r\\n or lone \\r; a
+    marker is a whole line ending in \\n; the LAST line equal to each marker counts (so the
+    last block is the one blockinfile edits), and an END before that BEGIN is no block."""
+    lines = _LINE_END.split(text)
+    first = last = None
+    for number, line in enumerate(lines):
+        if line == begin + "\n":
+            first = number
+        if line == end + "\n":
+            last = number
+    if first is None or last is None or last < first:
         return None
-    return "\n".join(lines[first + 1:last])
+    return "\n".join(line.rstrip("\r\n") for line in lines[first + 1:last])
 
 
 def digest(spec):
@@ -111,7 +124,7 @@ def sha256(data):
 # --- host checks ----------------------------------------------------------------------------
 
 def file_differences(spec):
-    """Why a file ({path, state, sha256, block, mode, owner, group}) differs."""
+    """Why a file ({path, state, sha256, secret, block, mode, owner, group}) differs."""
     path = spec["path"]
     try:
         info = os.stat(path)
@@ -122,6 +135,8 @@ def file_differences(spec):
     if not stat.S_ISREG(info.st_mode):
         return ["file %s: not a regular file" % path]
     found = []
+    if spec.get("secret") and not spec.get("sha256"):
+        found.append("file %s: no digest given for its secret content (secret_digests)" % path)
     if spec.get("sha256") or spec.get("block"):
         with open(path, "rb") as handle:
             data = handle.read()
@@ -142,25 +157,79 @@ def file_differences(spec):
 
 
 def table_differences(spec):
-    """Why a lookup table ({path, type, sha256, mode}) differs: source content, mode, or a
-    built file that is missing or older than its source (as postmaster.mail.postmap sees it)."""
+    """Why a lookup table ({path, type, state, sha256, secret, mode, owner, group}) differs, as
+    postmaster.mail.postmap sees it: source content, mode or owner, or a built file that is
+    missing, older than its source, or of another mode or owner (postmap gives it the source
+    file's mode and owner: the ones given, else the source file's own).
+
+    With state=absent neither the source nor a built file of any type may exist."""
     path = spec["path"]
+    if spec.get("state") == "absent":
+        existing = [name for name in [path] + [path + suffix for suffix in ALL_BUILT_SUFFIXES] if os.path.lexists(name)]
+        return ["table %s: present" % path] if existing else []
     try:
         source = os.stat(path)
     except FileNotFoundError:
         return ["table %s: missing" % path]
     found = file_differences(dict(spec, state="present"))
+    uid = _uid(spec["owner"]) if spec.get("owner") is not None else source.st_uid
+    gid = _gid(spec["group"]) if spec.get("group") is not None else source.st_gid
     for suffix in BUILT_SUFFIXES.get(spec["type"], ()):
+        built_path = path + suffix
         try:
-            built = os.stat(path + suffix)
+            built = os.stat(built_path)
         except FileNotFoundError:
-            found.append("table %s: %s missing" % (path, path + suffix))
+            found.append("table %s: %s missing" % (path, built_path))
             continue
         if built.st_mtime_ns < source.st_mtime_ns:
-            found.append("table %s: %s older than its source" % (path, path + suffix))
-        elif spec.get("mode") is not None and stat.S_IMODE(built.st_mode) != parse_mode(spec["mode"]):
-            found.append("table %s: mode of %s" % (path, path + suffix))
+            found.append("table %s: %s older than its source" % (path, built_path))
+            continue
+        if spec.get("mode") is not None and stat.S_IMODE(built.st_mode) != parse_mode(spec["mode"]):
+            found.append("table %s: mode of %s" % (path, built_path))
+        if built.st_uid != uid:
+            found.append("table %s: owner of %s" % (path, built_path))
+        if built.st_gid != gid:
+            found.append("table %s: group of %s" % (path, built_path))
     return found
+
+
+def secret_items(spec):
+    """(section, index, item) for each file and table of a desired state marked secret."""
+    for section in ("files", "tables"):
+        items = spec.get(section) if isinstance(spec, dict) else None
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and item.get("secret"):
+                yield section, index, item
+
+
+def secret_digest_problem(checks, secret_digests):
+    """A one-line message when a secret's digest is not where it must be, else None."""
+    if not isinstance(secret_digests, dict) or not all(
+            isinstance(path, str) and isinstance(value, str) and _SHA256_HEX.match(value)
+            for path, value in secret_digests.items()):
+        return "secret_digests must map each secret file's path to its SHA-256 as 64 lowercase hexadecimal digits"
+    for name, spec in (checks.items() if isinstance(checks, dict) else ()):
+        for section, index, item in secret_items(spec):
+            if item.get("sha256") is not None:
+                return ("check %s: %s[%d] (%s) is secret, so its sha256 must not be in checks (Ansible logs them on "
+                        "the host): give it in secret_digests" % (name, section, index, item.get("path")))
+    return None
+
+
+def with_secret_digests(spec, secret_digests):
+    """The desired state with the digest of each secret file and table filled in from
+    secret_digests ({path: SHA-256}, a no_log option).
+
+    A digest of a secret travels only there: the source of a SASL table is a known host and
+    user name plus the password, so its SHA-256 in `checks`, which Ansible logs on the host,
+    gives the password to a word list. The desired state's own digest (`digests`) is taken
+    without them."""
+    resolved = dict(spec)
+    for section, index, item in secret_items(spec):
+        if resolved[section] is spec[section]:
+            resolved[section] = list(spec[section])
+        resolved[section][index] = dict(item, sha256=secret_digests.get(item.get("path")))
+    return resolved
 
 
 def _uid(owner):

@@ -12,8 +12,13 @@ whether the settings need the Postfix facts, and the desired state the drift che
 compares. The slow path and the drift check both take it from here, so they cannot
 disagree.
 
-Cross-field rules of the settings (the relay's keys that go together, ports in range) are
-checked here, once: `PostfixSettingsError` is one line that names the role variable.
+The settings are checked first, by `check_postfix_settings` of _postfix_settings.py (the
+rules single settings and the relay's keys that go together must follow; the role's
+validate_settings action runs the same function before its drift check), then for what the
+role's argument spec states and this model relies on (the relay's host, method, tls_level,
+keys, domains), and for what only the rendered tables show (a password Postfix cannot read
+back, TLS policies the host's Postfix would not take). `PostfixSettingsError` (the
+SettingsError of _postfix_settings.py) is one line that names the role variable.
 
 Pure logic (no files, no processes, no Ansible): the postmaster.mail.postfix_desired_state
 filter runs it on the control node, and unit tests reach every branch.
@@ -27,6 +32,8 @@ import hashlib
 import json
 
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import parse_version
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_settings import SettingsError as PostfixSettingsError
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_settings import check_postfix_settings
 from ansible_collections.postmaster.mail.plugins.module_utils._postmap import (
     HEADER,
     TableError,
@@ -82,10 +89,6 @@ CORE_MAIN_CF = (
 )
 
 
-class PostfixSettingsError(ValueError):
-    """Settings the role refuses; the message is one line that names the role variable."""
-
-
 # --- facts ------------------------------------------------------------------------------------
 
 def select_facts(registered=None, play_facts=None, cached=None):
@@ -126,19 +129,10 @@ class Settings(dict):
                                    % name)
 
 
-def _port(key, value):
-    """A port number from an int or a string of digits (as the role's variables may hold it)."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise PostfixSettingsError("postfix_relay: %s %s is out of range: use 1 to 65535" % (key, value))
-    return value
-
-
 def relay_settings(relay):
-    """postfix_relay with its defaults applied and its rules checked, or None for no relay.
-
-    A key given as null counts as not given."""
+    """postfix_relay with its defaults applied, or None for no relay; what the argument spec
+    states is checked here, the rest by check_postfix_settings (ports, keys that go together),
+    which validate() runs first. A key given as null counts as not given."""
     if not relay:
         return None
     if not isinstance(relay, dict):
@@ -156,14 +150,7 @@ def relay_settings(relay):
     if given["tls_level"] not in RELAY_TLS_LEVELS:
         raise PostfixSettingsError("postfix_relay: tls_level %s is not one of %s"
                                    % (given["tls_level"], ", ".join(RELAY_TLS_LEVELS)))
-    given["port"] = _port("port", given.get("port", RELAY_PORTS[given["method"]]))
-    given["tunnel_port"] = _port("tunnel_port", given["tunnel_port"])
-    if given["tls_level"] == "fingerprint" and not given.get("fingerprints"):
-        raise PostfixSettingsError("postfix_relay: tls_level fingerprint needs fingerprints, the SHA-256 digests of "
-                                   "the relay certificate")
-    if bool(given.get("username")) != bool(given.get("password")):
-        raise PostfixSettingsError("postfix_relay: username and password go together: set both for SASL "
-                                   "authentication, or neither")
+    given.setdefault("port", RELAY_PORTS[given["method"]])
     domains = given["domains"]
     if isinstance(domains, str) or not isinstance(domains, (list, tuple)):
         raise PostfixSettingsError("postfix_relay: domains must be a list of domain names, not %s"
@@ -381,11 +368,13 @@ def tables(relay, policies, maps_type, config_dir, facts, dns_support_level):
 # --- the whole ----------------------------------------------------------------------------------
 
 def validate(settings):
-    """Raise PostfixSettingsError for the first cross-field problem of the settings; return
-    the relay settings with defaults applied (None for no relay)."""
+    """Raise PostfixSettingsError for the first problem of the settings; return the relay
+    settings with defaults applied (None for no relay)."""
     if not isinstance(settings, dict):
         raise PostfixSettingsError("the postfix role's settings must be a dictionary of postfix_* variables")
-    return relay_settings(Settings(settings)["postfix_relay"])
+    relay = Settings(settings)["postfix_relay"]
+    check_postfix_settings(settings)
+    return relay_settings(relay)
 
 
 def desired_state(settings, facts=None):

@@ -20,8 +20,9 @@ description:
     the module that repairs it compares. main.cf differs exactly when
     M(postmaster.mail.postconf) would change it, master.cf when
     M(postmaster.mail.postconf_master) would, Maildirs when M(postmaster.mail.maildir) would.
-  - Files are compared by SHA-256 digest, so file contents, including secrets, never travel
-    in the module arguments.
+  - Files are compared by SHA-256 digest, so file contents never travel in the module
+    arguments; the digests of secret files travel only in the O(secret_digests) option, which
+    is never logged.
   - A desired state the repairing module would refuse (an unknown parameter, a user without
     a home directory) is reported as a difference, so that module runs and says why.
   - Its action plugin runs it with one remote command when the connection does not
@@ -51,19 +52,35 @@ options:
       - "A desired state has any of these keys -
         C(packages) (list of Debian package names that must be installed);
         C(services) (list of C({name, enabled, active}), booleans, a missing one not checked);
-        C(files) (list of C({path, state, sha256, block, mode, owner, group}): C(state=absent)
+        C(files) (list of C({path, state, sha256, secret, block, mode, owner, group}): C(state=absent)
         means the file must not exist, C(sha256) is the digest of the whole content,
-        C(block) is C({begin, end, sha256}) for the lines between two marker lines as
-        M(ansible.builtin.blockinfile) writes them);
+        C(secret=true) means that digest is in O(secret_digests) instead,
+        C(block) is C({begin, end, sha256}) for the lines between the marker lines of the block
+        M(ansible.builtin.blockinfile) edits (the last one, when a file has two));
         C(main_cf) (C({parameters, state, config_dir}) as for M(postmaster.mail.postconf));
         C(master_cf) (C({services, config_dir}) as for M(postmaster.mail.postconf_master));
-        C(tables) (list of C({path, type, sha256, mode, owner, group}): the source file's digest,
-        and built files that exist and are not older than the source);
+        C(tables) (list of C({path, type, state, sha256, secret, mode, owner, group}): the source
+        file's digest (in O(secret_digests) with C(secret=true)), and built files that exist, are
+        not older than the source and have its mode and owner, as M(postmaster.mail.postmap) sets
+        them; C(state=absent) means neither the source nor a built file of any type may exist);
         C(maildirs) (C({users, name, mode, skel_dir, home_mailbox, config_dir}) as for
         M(postmaster.mail.maildir));
         C(postfix_facts) (C({facts, config_dir}): the M(postmaster.mail.postfix_info) result the
         rest of this desired state was computed from, for example one cached on the control
         node; any of its keys that differs from what the host's Postfix reports now counts as drift)."
+    type: dict
+    default: {}
+  secret_digests:
+    description:
+      - "C(path: SHA-256) for each file and table marked C(secret=true) in O(checks), as 64
+        lowercase hexadecimal digits. Never logged, and not part of RV(digests)."
+      - A digest of a secret must never be in O(checks), which Ansible logs on the host and shows
+        with C(-vvv): the source of a SASL password table is a host and user name an attacker
+        knows plus the password, so its digest gives the password to a word list. A secret item
+        with C(sha256) in O(checks) is refused before anything runs.
+      - The action plugin adds, for each check C(NAME) of O(checks), the digests in the variable
+        C(__NAME_drift_secrets) when the play defines it (the roles of this collection keep them
+        there). A secret item without a digest is a difference.
     type: dict
     default: {}
   postfix_info:
@@ -158,6 +175,7 @@ digests:
     - For each named check, the SHA-1 digest of its desired state as JSON with sorted keys, as
       C(to_json(sort_keys=true) | hash('sha1')) computes it on the control node, so a later task
       can tell whether a check it would make has already been made with the same desired state.
+    - Taken from O(checks) alone, never from O(secret_digests).
   returned: always
   type: dict
   sample: {postfix: 6f1ed002ab5595859014ebf0951522d9c1a0b8e3}
@@ -177,7 +195,8 @@ postfix_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.postmaster.mail.plugins.module_utils._drift import Checker, DriftError, digest
+from ansible_collections.postmaster.mail.plugins.module_utils._drift import (
+    Checker, DriftError, digest, secret_digest_problem, with_secret_digests)
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
 
 
@@ -185,6 +204,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             checks=dict(type="dict", default={}),
+            secret_digests=dict(type="dict", default={}, no_log=True),
             postfix_info=dict(type="bool", default=False),
             config_dir=dict(type="path"),
             # Handled by the action plugin on the control node, documented with the module.
@@ -199,7 +219,12 @@ def main():
         for name, spec in module.params["checks"].items():
             if not isinstance(spec, dict):
                 raise DriftError("check %s: give the desired state as a dictionary" % name)
-        result["drift"] = {name: checked(checker, spec) for name, spec in module.params["checks"].items()}
+        problem = secret_digest_problem(module.params["checks"], module.params["secret_digests"])
+        if problem:
+            raise DriftError(problem)
+        result["drift"] = {name: checked(checker, with_secret_digests(spec, module.params["secret_digests"]))
+                           for name, spec in module.params["checks"].items()}
+        # Of the desired states as given: without the digests of secrets.
         result["digests"] = {name: digest(spec) for name, spec in module.params["checks"].items()}
     except (DriftError, PostfixCommandError) as exc:
         module.fail_json(msg=str(exc))

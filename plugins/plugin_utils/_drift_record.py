@@ -42,6 +42,23 @@ def clean_record(task, role, result):
     return record
 
 
+def role_secret_digests(template, task_vars, checks):
+    """{path: SHA-256} of the secret files and tables of each check NAME of `checks`, from the
+    variable __NAME_drift_secrets, templated with `template` (None when it cannot be). A
+    variable that is missing or does not render to a dictionary adds nothing: the check then
+    counts its secrets as differences, and the role that owns them runs."""
+    digests = {}
+    if not isinstance(checks, dict):
+        return digests
+    for name in checks:
+        variable = "__%s_drift_secrets" % name
+        if variable in task_vars:
+            value = template(task_vars[variable])
+            if isinstance(value, dict):
+                digests.update(value)
+    return digests
+
+
 def write_facts_cache(cache, facts, check_mode):
     """Write the keys cache["keys"] of facts to cache["path"] when they differ from what the
     file holds. A cache, not configuration: returns a warning instead of failing."""

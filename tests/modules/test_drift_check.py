@@ -5,6 +5,7 @@ something, and it never changes anything itself."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -193,3 +194,57 @@ def test_filters_render_the_table_text_the_modules_write(config_dir, tables):
                                             policies=policies)))
     version = run_module("postfix_info", dict(config_dir=str(config_dir)))["version"]
     assert (tables / "policy").read_text() == tls_policy_source(policies, version)
+
+
+def test_built_table_owner_and_group_as_postmap_sets_them(config_dir, tables):
+    """postmap gives the built file the source file's owner (root:root for the roles' tables):
+    a .db of another owner is a difference, and postmap puts it right."""
+    path = tables / "sasl"
+    arguments = dict(config_dir=str(config_dir), path=str(path), type="hash", entries={"[relay]:465": "u:p"},
+                     secret=True, owner="root", group="root")
+    assert_ok(run_module("postmap", arguments))
+    wanted = {"path": str(path), "type": "hash", "mode": "0600", "owner": "root", "group": "root",
+              "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert drift({"postfix": {"tables": [wanted]}})["drift"]["postfix"] == []
+    os.chown(str(path) + ".db", 65534, 65534)
+    assert drift({"postfix": {"tables": [wanted]}})["drift"]["postfix"] == [
+        "table %s: owner of %s.db" % (path, path), "table %s: group of %s.db" % (path, path)]
+    # Without owner and group given, the built file must have the source file's.
+    unowned = {key: value for key, value in wanted.items() if key not in ("owner", "group")}
+    assert drift({"postfix": {"tables": [unowned]}})["drift"]["postfix"] == [
+        "table %s: owner of %s.db" % (path, path), "table %s: group of %s.db" % (path, path)]
+    assert run_module("postmap", arguments)["changed"] is True
+    assert drift({"postfix": {"tables": [wanted]}})["drift"]["postfix"] == []
+
+
+def test_absent_table_means_no_source_and_no_built_file_of_any_type(tables):
+    path = tables / "sasl"
+    absent = {"postfix": {"tables": [{"path": str(path), "state": "absent"}]}}
+    assert drift(absent)["drift"]["postfix"] == []
+    for name in ("sasl.lmdb", "sasl"):
+        (tables / name).write_text("")
+        assert drift(absent)["drift"]["postfix"] == ["table %s: present" % path]
+        (tables / name).unlink()
+
+
+def test_secret_table_digest_only_in_the_no_log_option(config_dir, tables):
+    """The digest of a secret table travels in secret_digests (no_log), never in checks: the
+    module logs checks on the host, and `digests` does not depend on the secret."""
+    path = tables / "sasl"
+    for password in ("first-Pa55word", "second-Pa55word"):
+        assert_ok(run_module("postmap", dict(config_dir=str(config_dir), path=str(path), type="hash",
+                                             entries={"[relay]:465": "user:" + password}, secret=True)))
+    secret = {"path": str(path), "type": "hash", "mode": "0600", "secret": True}
+    checks = {"postfix": {"tables": [secret]}}
+    right = {str(path): hashlib.sha256(path.read_bytes()).hexdigest()}
+    wrong = {str(path): hashlib.sha256(b"[relay]:465 user:first-Pa55word\n").hexdigest()}
+    clean = drift(checks, secret_digests=right)
+    assert clean["drift"]["postfix"] == []
+    assert right[str(path)] not in json.dumps(clean)
+    changed = drift(checks, secret_digests=wrong)
+    assert changed["drift"]["postfix"] == ["file %s: content" % path]
+    assert changed["digests"] == clean["digests"]
+    assert drift(checks)["drift"]["postfix"] == [
+        "file %s: no digest given for its secret content (secret_digests)" % path]
+    inline = run_module("drift_check", dict(checks={"postfix": {"tables": [dict(secret, sha256=right[str(path)])]}}))
+    assert inline["failed"] and "is secret, so its sha256 must not be in checks" in inline["msg"]

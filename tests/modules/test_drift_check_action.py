@@ -4,6 +4,7 @@ Exercised through ansible-playbook with the local connection, whose commands -vv
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -122,3 +123,61 @@ def test_pipelining_keeps_ansible_own_single_command(tmp_path):
     commands = check_task_commands(completed.stdout)
     assert len(commands) == 1 and "/var/tmp/.postmaster-mail" not in commands[0], commands
     assert not (tmp_path / "seen").exists() or "postmaster-mail" not in (tmp_path / "seen").read_text()
+
+
+SECRET_PLAYBOOK = """\
+- hosts: localhost
+  gather_facts: false
+  vars:
+    password: {password}
+    __base_drift_secrets: "{{{{ {{'{path}': ('user:' ~ password) | hash('sha256')}} }}}}"
+  tasks:
+    - name: Check one package
+      postmaster.mail.drift_check:
+        checks: {checks}
+      register: checked
+    - name: Show the result
+      ansible.builtin.copy:
+        content: "{{{{ checked | to_json }}}}"
+        dest: {result_file}
+      check_mode: false
+"""
+
+
+def run_secret_playbook(tmp_path, password, checks):
+    playbook = tmp_path / "secret.yml"
+    playbook.write_text(SECRET_PLAYBOOK.format(password=password, path=tmp_path / "secret", checks=json.dumps(checks),
+                                               result_file=tmp_path / "result.json"))
+    return subprocess.run(["ansible-playbook", "-vvv", "-i", "localhost,", "-c", "local",
+                           "-e", "ansible_python_interpreter=%s" % sys.executable, str(playbook)],
+                          cwd=PROJECT_ROOT, env=dict(os.environ, ANSIBLE_NOCOLOR="1"),
+                          capture_output=True, text=True, check=False, timeout=300)
+
+
+def test_secret_digests_come_from_the_role_variable_and_are_never_shown(tmp_path):
+    """A secret file's digest comes from __NAME_drift_secrets into the no_log option: the check
+    compares it, and neither it nor the check's digest (the same for any password) is shown."""
+    secret = tmp_path / "secret"
+    secret.write_text("user:Pa55-word")
+    checks = {"base": {"files": [{"path": str(secret), "secret": True}]}}
+    digest = hashlib.sha256(b"user:Pa55-word").hexdigest()
+    results = {}
+    for password in ("Pa55-word", "0ther-word"):
+        completed = run_secret_playbook(tmp_path, password, checks)
+        assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
+        results[password] = json.loads((tmp_path / "result.json").read_text())
+        output = completed.stdout + completed.stderr
+        assert digest not in output and password not in output.replace("password: " + password, "")
+        assert '"%s": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' % secret in output
+    assert results["Pa55-word"]["drift"] == {"base": []}
+    assert results["0ther-word"]["drift"] == {"base": ["file %s: content" % secret]}
+    assert results["Pa55-word"]["digests"] == results["0ther-word"]["digests"]
+
+
+def test_secret_digest_in_checks_is_refused_before_the_host_sees_it(tmp_path):
+    secret = tmp_path / "secret"
+    checks = {"base": {"files": [{"path": str(secret), "secret": True, "sha256": "ab" * 32}]}}
+    completed = run_playbook(tmp_path, checks)
+    assert completed.returncode != 0
+    assert "drift_check: check base: files[0] (%s) is secret, so its sha256 must not be in checks" % secret in completed.stdout
+    assert not (tmp_path / "seen").exists(), "the module ran"
