@@ -78,7 +78,7 @@ _value:
         - "The lookup tables in use, by kind (C(sasl), C(transport), C(tls_policy)), each with C(path), C(type),
           C(mode), C(module) (the module that builds it), C(secret), C(source) (the text the module writes),
           C(sha256) and the module's C(entries) or C(policies)."
-        - The C(sasl) table holds the relay password: pass it only to a task with C(no_log).
+        - The C(sasl) table holds the relay password, so pass it only to a task with C(no_log).
       type: dict
     needs_facts:
       description: Whether the settings need what the installed Postfix supports.
@@ -86,6 +86,10 @@ _value:
     info_wanted:
       description: Whether they need it and none of the facts given say it; read them and ask again.
       type: bool
+    unused_tables:
+      description: Paths of lookup tables to remove (source and built files) once Postfix runs without them.
+      type: list
+      elements: str
     facts_cached_part:
       description: What the control node's facts cache keeps of the facts used.
       type: dict
@@ -95,7 +99,9 @@ _value:
         - Secret tables are in it without their digest.
       type: dict
     secret_digests:
-      description: SHA-256 digest of each secret table's source text, by path; for a C(no_log) option only.
+      description:
+        - SHA-256 digest of each secret table's source text, by path, for the O(postmaster.mail.drift_check#module:secret_digests)
+          option (never logged) only.
       type: dict
 """
 

@@ -6,7 +6,8 @@ One ansible-playbook run, local and without changing the host, renders every cas
 role's defaults as group variables, the case's settings and Postfix facts as host variables,
 and vars/main.yml as the play's vars file. A set_fact task templates the role's main.cf,
 master.cf services, facts flags and drift spec (and the settings as Ansible templated them);
-the model must return the same from those settings.
+the model must return the same from those settings, called here and through its filter
+postmaster.mail.postfix_desired_state in the same play.
 
 Differences on purpose, normalised here:
 - session cache type: with both lmdb and btree available the Jinja picks one at random per run
@@ -46,7 +47,9 @@ PLAYBOOK = """\
     - name: Template the desired state
       ansible.builtin.set_fact:
         oracle_rendered:
-          settings: "{{ dict(oracle_names | zip(query('ansible.builtin.vars', *oracle_names))) }}"
+          settings: "{{ oracle_settings }}"
+          # The model through its filter, as the role will call it.
+          model: "{{ oracle_settings | postmaster.mail.postfix_desired_state(postfix_facts) }}"
           main_cf: "{{ __postfix_main_cf }}"
           master_cf_services: "{{ __postfix_master_cf_services }}"
           needs_facts: "{{ __postfix_needs_facts }}"
@@ -58,6 +61,7 @@ PLAYBOOK = """\
           tls_policies: "{{ __postfix_tls_policies }}"
       vars:
         oracle_names: "{{ query('ansible.builtin.varnames', '^postfix_') | reject('eq', 'postfix_facts') | list }}"
+        oracle_settings: "{{ dict(oracle_names | zip(query('ansible.builtin.vars', *oracle_names))) }}"
 
     - name: Write what each case rendered
       ansible.builtin.copy:
@@ -116,6 +120,7 @@ def test_model_equals_todays_jinja(rendered, case):
     facts = CASES["facts"][case["facts"]]
     random_session_cache(jinja, facts)
     state = normalised(desired_state(jinja["settings"], select_facts(facts)))
+    assert jinja["model"] == state, "the filter returns what the model returns"
     assert state["main_cf"] == jinja["main_cf"]
     assert state["master_cf_services"] == jinja["master_cf_services"]
     assert state["needs_facts"] == jinja["needs_facts"]

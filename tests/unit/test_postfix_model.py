@@ -188,3 +188,23 @@ def test_select_facts(registered, play, cached, expected):
     """This role's postfix_info result (even "not installed"), else the play's facts of an
     installed Postfix, else the control node's cache."""
     assert select_facts(registered, play, cached) == expected
+
+
+def test_filter_refuses_in_one_line():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.postmaster.mail.plugins.filter.postfix_desired_state import postfix_desired_state
+
+    settings = case_settings({"settings": {"postfix_relay": {"host": "hub.example.org", "port": 0}}})
+    with pytest.raises(AnsibleFilterError) as raised:
+        postfix_desired_state(settings, CASES["facts"]["postfix_3_7"])
+    assert "postfix_relay: port 0 is out of range" in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_filter_picks_the_facts():
+    from ansible_collections.postmaster.mail.plugins.filter.postfix_desired_state import postfix_desired_state
+
+    settings = case_settings({"settings": {"postfix_smtpd_tls_chain_files": ["/etc/ssl/mail.pem"]}})
+    state = postfix_desired_state(settings, None, play_facts={"installed": False},
+                                  cached_facts=CASES["facts"]["postfix_3_3"])
+    assert state["main_cf"]["smtpd_tls_cert_file"] == "/etc/ssl/mail.pem"
+    assert state["info_wanted"] is False
