@@ -10,6 +10,9 @@ Private to postmaster.mail: no stability promise for other collections.
 from __future__ import annotations
 
 import re
+import unicodedata
+
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import config_warnings, parse_settings
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -34,8 +37,17 @@ _LIST_NAME = re.compile(
     r"|_checks$|_lookup_keys$|_macros$|_relay$|_recipients$|_interfaces$|_options$|_milters$"
     r"|^alias_database$)"
 )
-_LIST_SEPARATORS = re.compile(r"[\s,]+")
+# White space as Postfix reads it (C isspace()), never Python's wider idea of it
+# (U+00A0, U+2028, ...), which Postfix keeps as part of a value.
+_POSTFIX_SPACE = " \t\n\r\v\f"
+_SPACES = re.compile("[%s]+" % _POSTFIX_SPACE)
+_LIST_SEPARATORS = re.compile("[%s,]+" % _POSTFIX_SPACE)
 _BOOLEAN_WORDS = ("yes", "no")
+# Characters that end a line for some reader of main.cf: Postfix (\n), Python's
+# universal newlines (\r), str.splitlines() and editors (the others).
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+# After a '$': ${name...}, $(name...) or $name, as Postfix's mac_parse() reads them.
+_REFERENCE_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 class MainCfError(ValueError):
@@ -65,11 +77,70 @@ def render_value(name, value):
         items = [render_value(name, item) for item in value]
         return ", ".join(item for item in items if item)
     if isinstance(value, str):
-        return " ".join(value.split())
+        check_text(name, value)
+        return " ".join(word for word in value.split(" ") if word)
     raise MainCfError(
         "parameter %s: value of type %s is not supported; use a string, number, "
         "boolean or list" % (name, type(value).__name__)
     )
+
+
+def check_text(name, value):
+    """Refuse a value that cannot stand on one main.cf line as it is: a line break
+    (Postfix, Python or an editor would start a new line there), any other control
+    character (NUL, tab, escape, ...), or a lone surrogate (not text)."""
+    for char in value:
+        if char in _LINE_BREAKS:
+            raise MainCfError(
+                "parameter %s: the value has a line break (U+%04X); give a list, or write the value on one line "
+                "(in YAML, a block scalar with >- rather than | or >)" % (name, ord(char)))
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            raise MainCfError("parameter %s: the value has a control character (U+%04X); remove it"
+                              % (name, ord(char)))
+
+
+def references(name, value):
+    """The parameter names a value refers to as $name, ${name...} or $(name...), read as
+    Postfix's mac_parse() reads them; "$$" is a literal '$'. Refuses a '$' Postfix
+    cannot parse (it would stop with "macro processing error")."""
+    found = []
+    index = 0
+    while index < len(value):
+        if value[index] != "$":
+            index += 1
+            continue
+        if value[index + 1:index + 2] == "$":
+            index += 2
+            continue
+        index += 1
+        if value[index:index + 1] in ("{", "("):
+            opening = value[index]
+            closing = "}" if opening == "{" else ")"
+            level, end = 1, index + 1
+            while level and end < len(value):
+                level += (value[end] == opening) - (value[end] == closing)
+                end += 1
+            if level:
+                raise MainCfError("parameter %s: %r has no closing '%s'; close it, or write $$ for a literal '$'"
+                                  % (name, value[index - 1:], closing))
+            inner = value[index + 1:end - 1]
+            index = end
+            match = _REFERENCE_NAME.match(inner)
+            if match:
+                found.append(match.group())
+                inner = inner[match.end():]
+            elif not inner.startswith("{"):  # ${{$a} == {b} ? ...} (Postfix 3.6 and later) has no name
+                raise MainCfError("parameter %s: '$%s%s%s' does not name a parameter; write ${name}, or $$ for "
+                                  "a literal '$'" % (name, opening, inner, closing))
+            found += references(name, inner)
+        else:
+            match = _REFERENCE_NAME.match(value, index)
+            if not match:
+                raise MainCfError("parameter %s: a '$' is not followed by a parameter name; write $name, or $$ "
+                                  "for a literal '$'" % name)
+            found.append(match.group())
+            index = match.end()
+    return found
 
 
 def is_list_parameter(name):
@@ -83,7 +154,7 @@ def same_value(name, current, desired, as_list=False):
     """
     if current is None or desired is None:
         return current is desired
-    current = " ".join(current.split())
+    current = _SPACES.sub(" ", current).strip(" ")
     if current == desired:
         return True
     if current.lower() in _BOOLEAN_WORDS and desired.lower() in _BOOLEAN_WORDS:
@@ -99,31 +170,37 @@ def _tokens(value):
 
 def parse_postconf_output(text):
     """Parse `postconf -n`/`postconf` output ("name = value" lines) to a dict."""
-    values = {}
-    for line in text.splitlines():
-        name, sep, value = line.partition(" = ")
-        if not sep:
-            name, sep, value = line.partition(" =")
-        if sep and name and " " not in name:
-            values[name] = value.strip()
-    return values
+    return parse_settings(text)
+
+
+def check_main_cf_text(text, path):
+    """Refuse to edit a main.cf that holds a character Postfix reads differently from
+    other tools: a carriage return that does not end a line (Postfix keeps it inside the
+    line; Python and editors start a new one, so rewriting the file would bring a hidden
+    setting to life) or a NUL (Postfix stops reading the line there)."""
+    match = re.search("\r(?!\n)|\x00", text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        what = "a carriage return (\\r) that does not end the line" if match.group() == "\r" else "a NUL byte"
+        raise MainCfError("%s line %d has %s: Postfix and other tools read that line differently, so it is "
+                          "not edited; remove the character by hand and check what the line sets" % (path, line, what))
 
 
 def _logical_name(line):
     """The parameter a line defines, or None for comments, blanks and continuations."""
-    if not line or line[0].isspace() or line.startswith("#"):
+    if not line or line[0] in _POSTFIX_SPACE or line.startswith("#"):
         return None
-    name = line.split("=", 1)[0].strip()
+    name = line.split("=", 1)[0].strip(_POSTFIX_SPACE)
     return name or None
 
 
 def _is_continuation(line):
-    return bool(line) and line[0].isspace() and not _is_ignored(line)
+    return bool(line) and line[0] in _POSTFIX_SPACE and not _is_ignored(line)
 
 
 def _is_ignored(line):
     """Blank and comment lines: Postfix skips them, even inside a continued definition."""
-    stripped = line.strip()
+    stripped = line.strip(_POSTFIX_SPACE)
     return not stripped or stripped.startswith("#")
 
 
@@ -173,9 +250,7 @@ def format_line(name, value):
 
 
 def unused_parameters(stderr):
-    """{name: value} of the parameters Postfix warns about as "unused parameter":
-    set in main.cf but unknown to Postfix, so `postconf -n` leaves them out."""
-    found = {}
-    for match in re.finditer(r"unused parameter: ([^=\s]+)=(.*)$", stderr, re.M):
-        found[match.group(1)] = match.group(2).strip()
-    return found
+    """{name: value} of the parameters Postfix warns about as "unused parameter" in
+    main.cf: set there but unknown to Postfix, so `postconf -n` leaves them out. The
+    same warning about a master.cf `-o name=value` is not a main.cf setting."""
+    return config_warnings(stderr)["unused"].get("main.cf", {})

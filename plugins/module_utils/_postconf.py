@@ -13,31 +13,38 @@ import os
 import shutil
 import tempfile
 
+from ansible_collections.postmaster.mail.plugins.module_utils import _postfix_tools
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     RESTART_PARAMETERS,
     MainCfError,
+    check_main_cf_text,
     check_name,
     format_line,
-    parse_postconf_output,
+    references,
     render_value,
     same_value,
-    unused_parameters,
 )
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf_values import check_values
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import age_file, postconf, postmap
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import (
+    PostfixCommandError,
+    age_file,
+    postconf,
+    postmap,
+)
 
-DEFAULT_CONFIG_DIR = "/etc/postfix"
+# Other modules import it from here; the rule that uses it is _postfix_tools.config_directory().
+DEFAULT_CONFIG_DIR = _postfix_tools.DEFAULT_CONFIG_DIR
 
 
 class MainCf(object):
     def __init__(self, module, config_dir=None):
         self.module = module
         self.list_names = set()
-        self.config_dir = config_dir or DEFAULT_CONFIG_DIR
-        self.path = os.path.join(self.config_dir, "main.cf")
-        # Only pass -c when asked: without it postconf honours MAIL_CONFIG.
         self.postconf = postconf(module, config_dir)
+        # config_dir, else MAIL_CONFIG, else /etc/postfix: the directory postconf reads.
+        self.config_dir = self.postconf.directory
+        self.path = os.path.join(self.config_dir, "main.cf")
 
     def read(self):
         """Current explicit settings as Postfix reads them, and the raw file text."""
@@ -46,27 +53,20 @@ class MainCf(object):
                 "%s does not exist: install Postfix first, or point config_dir at the "
                 "directory that holds main.cf" % self.path
             )
-        with open(self.path, encoding="utf-8", errors="surrogateescape") as handle:
+        # newline="": no universal newlines, so a lone \r is seen, not turned into a line break.
+        with open(self.path, encoding="utf-8", errors="surrogateescape", newline="") as handle:
             text = handle.read()
-        values = self._read_values(self.postconf)
-        if self.postconf.config_dir and "config_directory" not in _defined_names(text):
+        check_main_cf_text(text, self.path)
+        values = self.postconf.parameters()[0]
+        if "config_directory" not in _defined_names(text):
             values.pop("config_directory", None)  # postconf -c reports it as explicit
         return text, values
-
-    @staticmethod
-    def _read_values(tool):
-        """Every parameter main.cf sets, including those Postfix does not know
-        (it leaves them out of `postconf -n` and warns about them instead)."""
-        dummy, stdout, stderr = tool.run(["-n"])
-        values = unused_parameters(stderr)
-        values.update(parse_postconf_output(stdout))
-        return values
 
     def plan(self, parameters, state, current):
         """The changes needed, as {name: new rendered value or None to remove}."""
         changes = {}
         self.list_names = set()
-        for name in sorted(parameters):
+        for name in sorted(parameters, key=str):
             check_name(name)
             value = None if state == "absent" else parameters[name]
             if isinstance(value, (list, tuple)):
@@ -77,45 +77,56 @@ class MainCf(object):
         return changes
 
     def stage(self, new_text, changes, allow_custom):
-        """Let Postfix read the candidate main.cf in a scratch copy of the config
-        directory, so a bad candidate never reaches the live file."""
+        """Check the changed values, then let Postfix read the candidate main.cf in a
+        scratch copy of the config directory, so a bad candidate never reaches the live
+        file. Every message names the live main.cf, never the scratch copy."""
+        referenced = {name: references(name, value) for name, value in sorted(changes.items()) if value}
+        check_values(changes, self.postconf.table_types, self.postconf.mail_version)
         stage_dir = tempfile.mkdtemp(prefix="postconf-stage-")
         try:
             staged_main_cf = os.path.join(stage_dir, "main.cf")
-            with open(staged_main_cf, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            with open(staged_main_cf, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
                 handle.write(new_text)
             age_file(staged_main_cf)
             master_cf = os.path.join(self.config_dir, "master.cf")
             if os.path.isfile(master_cf):
                 shutil.copy(master_cf, os.path.join(stage_dir, "master.cf"))
-            rc, stdout, stderr = postconf(self.module, stage_dir).run(["-n"], check=False)
+            try:
+                staged, warnings = postconf(self.module, stage_dir).parameters()
+            except PostfixCommandError as exc:
+                raise MainCfError("Postfix cannot read the new main.cf, nothing was written: %s"
+                                  % _live_path(_last_line(exc.stderr or exc.stdout), stage_dir, self.config_dir))
             # postmap reads the global parameters as every daemon does: a bad number or boolean is fatal.
-            dummy, dummy, fatal = postmap(self.module, stage_dir).run(
-                ["-q", "postmaster-check", "texthash:/dev/null"], check=False)
+            fatal = postmap(self.module, stage_dir).query("postmaster-check", "texthash:/dev/null", check=False)[1]
+            if "fatal:" in fatal:
+                raise MainCfError("Postfix would refuse the new main.cf, nothing was written: %s; fix the value"
+                                  % _live_path(_last_line(fatal).split("fatal: ", 1)[-1], stage_dir, self.config_dir))
         finally:
             shutil.rmtree(stage_dir, ignore_errors=True)
-        if rc != 0:
-            detail = (stderr.strip().splitlines() or ["no message"])[-1].replace(stage_dir, self.config_dir)
-            raise MainCfError("Postfix cannot read the new main.cf, nothing was written: %s" % detail)
-        if "fatal:" in fatal:
-            raise MainCfError("Postfix would refuse the new main.cf, nothing was written: %s; fix the value"
-                              % fatal.strip().splitlines()[-1].split("fatal: ", 1)[1])
-        check_values(changes, self._table_types)
-        unused = unused_parameters(stderr)
         if not allow_custom:
-            unknown = sorted(name for name in unused if changes.get(name) is not None)
+            unknown = sorted(name for name in warnings["unused"].get("main.cf", {}) if changes.get(name) is not None)
             if unknown:
                 raise MainCfError(self._unknown_message(unknown))
-        staged = dict(unused, **parse_postconf_output(stdout))
-        for name, value in changes.items():
+            self._check_references(referenced, warnings["undefined"].get("main.cf", {}))
+        for name, value in sorted(changes.items()):
             if not same_value(name, staged.get(name), value, name in self.list_names):
                 raise MainCfError(
                     "parameter %s: Postfix would read %r instead of %r; write the value "
                     "on one line without '#' comments" % (name, staged.get(name), value)
                 )
 
-    def _table_types(self):
-        return self.postconf.run(["-m"])[1].split()
+    def _check_references(self, referenced, undefined):
+        """Refuse a changed value that refers to a parameter nothing defines (Postfix
+        would expand it to nothing): the first such reference, with the closest names."""
+        for name, names in referenced.items():
+            missing = [reference for reference in names if reference in undefined]
+            if missing:
+                close = close_parameter_names(self.postconf, missing[:1])[missing[0]]
+                hint = " (did you mean: %s?)" % ", ".join(close) if close else ""
+                raise MainCfError(
+                    "parameter %s: $%s refers to a parameter that Postfix does not know and main.cf does not "
+                    "define%s; fix the name, set that parameter in the same task, or set allow_custom=true when "
+                    "another task defines it" % (name, missing[0], hint))
 
     def _unknown_message(self, unknown):
         close = close_parameter_names(self.postconf, unknown)
@@ -133,10 +144,22 @@ class MainCf(object):
         backup_file = self.module.backup_local(self.path) if backup else None
         rollback_file = rollback.save(self.config_dir, "main.cf")
         fd, tmp_path = tempfile.mkstemp(prefix=".main.cf.", dir=self.config_dir)
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
             handle.write(new_text)
         self.module.atomic_move(tmp_path, self.path)
         return backup_file, rollback_file
+
+
+def _last_line(text):
+    lines = (text or "").strip().split("\n")
+    return lines[-1].strip() or "no message"
+
+
+def _live_path(message, stage_dir, config_dir):
+    """A Postfix message about the scratch copy, naming the live directory instead."""
+    for path in {stage_dir, os.path.realpath(stage_dir)}:
+        message = message.replace(path, config_dir)
+    return message
 
 
 def _defined_names(text):
@@ -146,8 +169,7 @@ def _defined_names(text):
 
 def close_parameter_names(tool, names):
     """{name: up to three names Postfix knows (`postconf -d`) that look like it}."""
-    dummy, stdout, dummy = tool.run(["-d"])
-    known = list(parse_postconf_output(stdout))
+    known = list(tool.defaults())
     return {name: difflib.get_close_matches(name, known, n=3, cutoff=0.6) for name in names}
 
 

@@ -7,13 +7,13 @@ real run, then the same two again on the converged directory.
 from __future__ import annotations
 
 import os
-import stat
-
 import re
+import stat
+import subprocess
 
 import pytest
 
-from conftest import assert_failed, assert_ok, postconf_n, run_module
+from conftest import age_files, assert_failed, assert_ok, postconf_n, run_module
 
 MANY = {
     "myhostname": "mx.example.test",
@@ -197,7 +197,8 @@ def test_setting_interrupted_multi_line_definition(config_dir, gap):
 
 @pytest.mark.parametrize("existing, parameters", [
     pytest.param("", {"myhostname": "  mail.example.test  "}, id="surrounding-whitespace"),
-    pytest.param("", {"smtpd_banner": "$myhostname   ESMTP $mail_name\t(Debian/GNU)"}, id="inner-whitespace"),
+    pytest.param("", {"smtpd_banner": "$myhostname   ESMTP $mail_name  (Debian/GNU)"}, id="inner-whitespace"),
+    pytest.param("smtpd_banner = $myhostname\tESMTP\n", {"smtpd_banner": "$myhostname ESMTP"}, id="tab-in-main-cf"),
     pytest.param("", {"mydestination": "$myhostname localhost"}, id="list-space-vs-comma"),
     pytest.param("", {"mydestination": ["$myhostname", "localhost"]}, id="list-yaml-vs-comma"),
     pytest.param("mynetworks = 127.0.0.0/8 [::1]/128\n", {"mynetworks": ["127.0.0.0/8", "[::1]/128"]},
@@ -327,9 +328,235 @@ def test_unsupported_value_type_fails_and_writes_nothing(config_dir, value):
     assert main_cf_bytes(config_dir) == before
 
 
-def test_multi_line_string_value_becomes_one_line(config_dir):
-    assert_ok(postconf(config_dir, {"smtpd_banner": "$myhostname ESMTP\n  ready"}))
-    assert "smtpd_banner = $myhostname ESMTP ready\n" in (config_dir / "main.cf").read_text()
+# --- values that cannot stand on one main.cf line (issue 15, defects 7 and 8) --------------
+
+@pytest.mark.parametrize("value, fragment", [
+    pytest.param("x\rmynetworks = 0.0.0.0/0", "line break (U+000D)", id="carriage-return"),
+    pytest.param("$myhostname ESMTP\n  ready", "line break (U+000A)", id="newline"),
+    pytest.param("$myhostname ESMTP\n", "line break (U+000A)", id="trailing-newline"),
+    pytest.param("a\u2028mynetworks = 0.0.0.0/0", "line break (U+2028)", id="line-separator"),
+    pytest.param("a\x0bb", "line break (U+000B)", id="vertical-tab"),
+    pytest.param("a\x00b", "control character (U+0000)", id="nul"),
+    pytest.param("a\tb", "control character (U+0009)", id="tab"),
+    pytest.param("a\x1b[31mb", "control character (U+001B)", id="escape"),
+    pytest.param("a\x85b", "line break (U+0085)", id="next-line"),
+    pytest.param("a\x9bb", "control character (U+009B)", id="c1-control"),
+    pytest.param(["ok", "x\rmynetworks = 0.0.0.0/0"], "line break (U+000D)", id="in-list-item"),
+])
+def test_value_that_is_not_one_line_is_refused(config_dir, value, fragment):
+    before = main_cf_bytes(config_dir)
+    for check_mode in (True, False):
+        result = postconf(config_dir, {"smtpd_banner": value, "biff": True}, check_mode=check_mode)
+        assert_failed(result, "parameter smtpd_banner", fragment)
+    assert main_cf_bytes(config_dir) == before
+    assert "mynetworks" not in postconf_n(config_dir)
+
+
+def test_line_break_is_refused_even_when_the_words_are_already_set(config_dir):
+    append(config_dir, "smtpd_banner = $myhostname ESMTP ready\n")
+    result = postconf(config_dir, {"smtpd_banner": "$myhostname ESMTP\nready"})
+    assert_failed(result, "parameter smtpd_banner", "line break", "give a list, or write the value on one line")
+
+
+def test_line_break_in_name_is_refused_naming_it(config_dir):
+    result = postconf(config_dir, {"biff\rmynetworks": "yes"})
+    assert_failed(result, "invalid parameter name 'biff\\rmynetworks'")
+
+
+@pytest.mark.parametrize("raw, what", [
+    pytest.param(b"smtpd_banner = x\rmynetworks = 0.0.0.0/0\n", "carriage return", id="lone-carriage-return"),
+    pytest.param(b"# note\rmynetworks = 0.0.0.0/0\n", "carriage return", id="carriage-return-in-comment"),
+    pytest.param(b"smtpd_banner = x\x00mynetworks = 0.0.0.0/0\n", "NUL byte", id="nul"),
+])
+def test_main_cf_with_a_character_postfix_reads_differently_is_not_edited(config_dir, raw, what):
+    """Postfix reads "x\rmynetworks = ..." as part of smtpd_banner; a rewrite that turned the
+    \r into a line break would make mynetworks live (issue 15, defect 7)."""
+    with open(config_dir / "main.cf", "ab") as handle:
+        handle.write(raw)
+    before = main_cf_bytes(config_dir)
+    line = before.count(b"\n")
+    result = postconf(config_dir, {"biff": True})
+    assert_failed(result, "%s line %d has" % (config_dir / "main.cf", line), what, "by hand")
+    assert main_cf_bytes(config_dir) == before
+    assert "mynetworks" not in postconf_n(config_dir)
+
+
+def test_crlf_line_ends_are_kept(config_dir):
+    with open(config_dir / "main.cf", "ab") as handle:
+        handle.write(b"delay_warning_time = 4h\r\n")
+    assert_ok(postconf(config_dir, {"biff": True}))
+    assert b"\ndelay_warning_time = 4h\r\n" in main_cf_bytes(config_dir)
+    assert postconf_n(config_dir)["delay_warning_time"] == "4h"
+
+
+@pytest.mark.parametrize("value", ["caf\u00e9 \u00a0ESMTP", "mail\u3000server", "\u00e9t\u00e9 \ufeff"])
+def test_unicode_that_postfix_keeps_is_written_as_given(config_dir, value):
+    result = postconf(config_dir, {"smtpd_banner": value}, diff=True)
+    assert_ok(result)
+    assert result["diff"]["after"] == "smtpd_banner = %s\n" % value
+    assert postconf_n(config_dir)["smtpd_banner"] == value
+    assert postconf(config_dir, {"smtpd_banner": value})["changed"] is False
+
+
+# --- $references (issue 15, defect 8) ---------------------------------------------------------
+
+@pytest.mark.parametrize("value, reference", [
+    ("$my_hostname ESMTP", "$my_hostname"),
+    ("${my_hostname} ESMTP", "$my_hostname"),
+    ("$(my_hostname) ESMTP", "$my_hostname"),
+    ("${my_hostname?yes} ESMTP", "$my_hostname"),
+    ("${myhostname:$my_domain} ESMTP", "$my_domain"),
+])
+def test_reference_to_an_undefined_parameter_is_refused(config_dir, value, reference):
+    before = main_cf_bytes(config_dir)
+    result = postconf(config_dir, {"smtpd_banner": value})
+    assert_failed(result, "parameter smtpd_banner", reference, "did you mean: my", "allow_custom=true")
+    assert main_cf_bytes(config_dir) == before
+
+
+def test_reference_in_a_list_item_is_checked(config_dir):
+    result = postconf(config_dir, {"mydestination": ["$myhostname", "localhost.$my_domain"]})
+    assert_failed(result, "parameter mydestination", "$my_domain", "did you mean: mydomain")
+
+
+@pytest.mark.parametrize("existing, parameters, options", [
+    pytest.param("", {"smtpd_banner": "$myhostname ${mail_name} $(mail_version) ${biff?yes}"}, {},
+                 id="known-parameters"),
+    pytest.param("mua_restrictions = permit_sasl_authenticated, reject\n",
+                 {"smtpd_client_restrictions": "$mua_restrictions"}, {}, id="defined-in-main-cf"),
+    pytest.param("", {"mua_restrictions": "permit_sasl_authenticated, reject",
+                      "smtpd_client_restrictions": "$mua_restrictions"}, {"allow_custom": True},
+                 id="defined-in-the-same-call"),
+    pytest.param("", {"smtpd_client_restrictions": "$mua_restrictions"}, {"allow_custom": True},
+                 id="allow-custom"),
+    pytest.param("", {"smtpd_banner": "costs $$5 at $myhostname"}, {}, id="literal-dollar"),
+    pytest.param("", {"relay_destination_concurrency_limit": "$default_destination_concurrency_limit"}, {},
+                 id="service-derived-name"),
+])
+def test_reference_to_a_defined_parameter_is_accepted(config_dir, existing, parameters, options):
+    append(config_dir, existing)
+    assert_ok(postconf(config_dir, parameters, **options))
+    assert postconf(config_dir, parameters, **options)["changed"] is False
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("costs 5$", "a '$' is not followed by a parameter name"),
+    ("costs $ 5", "write $name, or $$ for a literal '$'"),
+    ("${myhostname ESMTP", "has no closing '}'"),
+    ("$(myhostname ESMTP", "has no closing ')'"),
+    ("${} ESMTP", "does not name a parameter"),
+])
+def test_dollar_sign_postfix_cannot_parse_is_refused(config_dir, value, fragment):
+    before = main_cf_bytes(config_dir)
+    assert_failed(postconf(config_dir, {"smtpd_banner": value}), "parameter smtpd_banner", fragment)
+    assert main_cf_bytes(config_dir) == before
+
+
+# --- values Postfix reads without complaint, then fails on (issue 15, defect 8) ---------------
+
+def installed_version():
+    output = subprocess.run(["postconf", "-d", "mail_version"], capture_output=True, text=True, check=True).stdout
+    return tuple(int(part) for part in output.split("=")[1].split("."))
+
+
+@pytest.mark.parametrize("level", ["9999", "3.99", "4", "3.6.1024", "abc", "3.x", "-1", "3.", "$compat"])
+def test_compatibility_level_this_postfix_does_not_have_is_refused(config_dir, level):
+    before = main_cf_bytes(config_dir)
+    result = postconf(config_dir, {"compatibility_level": level})
+    assert_failed(result, "parameter compatibility_level", repr(level), "use 0, 1")
+    assert main_cf_bytes(config_dir) == before
+
+
+def test_compatibility_level_up_to_the_installed_version_is_accepted(config_dir):
+    major, minor = installed_version()[:2]
+    for level in ["2", "3.6", "%d.%d" % (major, minor)]:
+        assert_ok(postconf(config_dir, {"compatibility_level": level}))
+        assert postconf_n(config_dir)["compatibility_level"] == level
+
+
+@pytest.mark.parametrize("relayhost, fragment", [
+    ("[mail.example.com:587", "'[' without ']'"),
+    ("mail.example.com]:587", "']' without '['"),
+    ("[mail.example.com]587", "text after ']'"),
+    ("[mail.example.com]:0", "port 0 is not from 1 to 65535"),
+    ("mail.example.com:65536", "port 65536"),
+    ("mail.example.com:58x7", "'58x7' is not a port number"),
+    ("[mail.example.com]:nosuchservice", "unknown service 'nosuchservice'"),
+    ("2001:db8::1", "an IPv6 address needs brackets"),
+    ("[ipv6:2001:db8::zz]:25", "malformed IPv6 address"),
+    ("[mail_example..com]", "is not a host name or address"),
+    ("-mail.example.com", "is not a host name or address"),
+    ("mail.example.com:587, [backup.example.com:587", "'[backup.example.com:587'"),
+])
+def test_relayhost_postfix_cannot_parse_is_refused(config_dir, relayhost, fragment):
+    before = main_cf_bytes(config_dir)
+    result = postconf(config_dir, {"relayhost": relayhost})
+    assert_failed(result, "parameter relayhost", fragment, "[host]:port")
+    assert main_cf_bytes(config_dir) == before
+
+
+@pytest.mark.parametrize("relayhost", [
+    "[mail.example.com]:587", "mail.example.com", "mail.example.com:submission", "[192.0.2.1]",
+    "[ipv6:2001:db8::1]:25", "[2001:db8::1]", "mail1.example:587, mail2.example:587", "$mydomain",
+    "[$myhostname]:587", "[m\u00fcller.example]:25",
+])
+def test_relayhost_postfix_can_parse_is_accepted(config_dir, relayhost):
+    assert_ok(postconf(config_dir, {"relayhost": relayhost}))
+    assert postconf_n(config_dir)["relayhost"] == relayhost
+
+
+def test_smtp_fallback_relay_is_checked_as_relayhost(config_dir):
+    assert_failed(postconf(config_dir, {"smtp_fallback_relay": "[backup.example.com:25"}),
+                  "parameter smtp_fallback_relay", "'[' without ']'")
+
+
+# --- what Postfix says about the staged copy names the live main.cf (issue 15, defect 9) -------
+
+@pytest.mark.parametrize("parameters, fragment", [
+    ({"myhostname": "a, b"}, "parameter myhostname: bad parameter value: a, b"),
+    ({"syslog_facility": "nope"}, "parameter syslog_facility: unrecognized value: nope"),
+])
+def test_postfix_errors_name_the_live_main_cf_not_the_staging_copy(config_dir, parameters, fragment):
+    result = postconf(config_dir, parameters)
+    assert_failed(result, fragment, "file %s" % (config_dir / "main.cf"))
+    assert "postconf-stage" not in result["msg"]
+
+
+def test_master_cf_unused_parameter_warning_is_not_a_main_cf_value(config_dir):
+    """postconf warns "master.cf: unused parameter: name=value" for a -o override Postfix does
+    not know; that is no main.cf setting (issue 15, defect 9)."""
+    with open(config_dir / "master.cf", "a") as handle:
+        handle.write("submission inet n - y - - smtpd\n  -o postmaster_custom_x=hello\n")
+    result = postconf(config_dir, {"postmaster_custom_x": "hello"}, allow_custom=True)
+    assert_ok(result)
+    assert result["changed"] is True
+    assert "\npostmaster_custom_x = hello\n" in (config_dir / "main.cf").read_text()
+    assert postconf(config_dir, {"postmaster_custom_x": "hello"}, allow_custom=True)["changed"] is False
+    assert postconf(config_dir, {"postmaster_custom_x": "other"}, allow_custom=True)["changed"] is True
+
+
+# --- which directory (issue 16, point 5) ------------------------------------------------------
+
+def test_mail_config_picks_the_directory_without_config_dir(config_dir):
+    """config_dir, else MAIL_CONFIG, else /etc/postfix: the directory read is the one written."""
+    environment = {"MAIL_CONFIG": str(config_dir)}
+    result = run_module("postconf", {"parameters": {"biff": True}}, env=environment)
+    assert_ok(result)
+    assert result["changed"] is True
+    assert result["rollback_file"] == str(config_dir / ".postmaster-rollback" / "main.cf")
+    assert postconf_n(config_dir)["biff"] == "yes"
+    age_files(config_dir)
+    assert run_module("postconf", {"parameters": {"biff": True}}, env=environment)["changed"] is False
+
+
+def test_config_dir_wins_over_mail_config(config_dir, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    result = run_module("postconf", {"parameters": {"biff": True}, "config_dir": str(config_dir)},
+                        env={"MAIL_CONFIG": str(other)})
+    assert_ok(result)
+    assert postconf_n(config_dir)["biff"] == "yes"
+    assert list(other.iterdir()) == []
 
 
 # --- reload and restart ------------------------------------------------------------------

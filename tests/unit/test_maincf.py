@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -15,11 +16,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collect
 
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (  # noqa: E402
     MainCfError,
+    check_main_cf_text,
     check_name,
     edit_main_cf,
     format_line,
     is_list_parameter,
     parse_postconf_output,
+    references,
     render_value,
     same_value,
     unused_parameters,
@@ -38,7 +41,8 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (  
     ("Maildir/", "Maildir/"),
     ("", ""),
     ("  mail.example.test  ", "mail.example.test"),
-    ("$myhostname   ESMTP\n\t$mail_name", "$myhostname ESMTP $mail_name"),
+    ("$myhostname   ESMTP  $mail_name", "$myhostname ESMTP $mail_name"),
+    ("caf\u00e9\u00a0\u3000ESMTP", "caf\u00e9\u00a0\u3000ESMTP"),  # Postfix keeps non-ASCII blanks
     (["$myhostname", "localhost"], "$myhostname, localhost"),
     (("a", "b"), "a, b"),
     ([], ""),
@@ -57,6 +61,73 @@ def test_render_value_refuses_unsupported_types(value):
         render_value("some_parameter", value)
 
 
+@pytest.mark.parametrize("value, fragment", [
+    ("x\rmynetworks = 0.0.0.0/0", "line break (U+000D)"),
+    ("a\nb", "line break (U+000A)"),
+    ("a\n", "line break (U+000A)"),
+    ("a\r\n", "line break (U+000D)"),
+    ("a\x0cb", "line break (U+000C)"),
+    ("a\u2029b", "line break (U+2029)"),
+    ("a\x00b", "control character (U+0000)"),
+    ("a\tb", "control character (U+0009)"),
+    ("a\x7fb", "control character (U+007F)"),
+    ("a\udcfcb", "control character (U+DCFC)"),
+    (["a", "b\nc"], "line break (U+000A)"),
+])
+def test_render_value_refuses_what_cannot_stand_on_one_line(value, fragment):
+    with pytest.raises(MainCfError) as caught:
+        render_value("smtpd_banner", value)
+    message = str(caught.value)
+    assert message.startswith("parameter smtpd_banner: ") and fragment in message and "\n" not in message
+
+
+# --- references ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, expected", [
+    ("", []),
+    ("no references", []),
+    ("$myhostname ESMTP $mail_name", ["myhostname", "mail_name"]),
+    ("${myhostname}.x $(mydomain)", ["myhostname", "mydomain"]),
+    ("$$literal and $$$mydomain", ["mydomain"]),
+    ("${a?{$b}:{$c}} $(d:${e})", ["a", "b", "c", "d", "e"]),
+    ("${{$compatibility_level} <level {3.6} ? {x}}", ["compatibility_level"]),
+    ("a$b-c", ["b"]),
+    ("hash:$config_directory/x", ["config_directory"]),
+])
+def test_references(value, expected):
+    assert references("p", value) == expected
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ("costs 5$", "not followed by a parameter name"),
+    ("$ x", "not followed by a parameter name"),
+    ("${myhostname", "no closing '}'"),
+    ("$(a(b)", "no closing ')'"),
+    ("${}", "does not name a parameter"),
+    ("$( x)", "does not name a parameter"),
+])
+def test_references_refuse_what_postfix_cannot_parse(value, fragment):
+    with pytest.raises(MainCfError, match=r"^parameter p: .*" + re.escape(fragment)):
+        references("p", value)
+
+
+# --- check_main_cf_text ----------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["", "biff = no\n", "biff = no\r\nx = 1\r\n", "# \x0c form feed\n", "a = \u2028\n"])
+def test_check_main_cf_text_accepts(text):
+    check_main_cf_text(text, "/etc/postfix/main.cf")
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("biff = no\nsmtpd_banner = x\rmynetworks = 0.0.0.0/0\n", "line 2 has a carriage return"),
+    ("biff = no\r", "line 1 has a carriage return"),
+    ("a = 1\nb = 2\nc = x\x00y\n", "line 3 has a NUL byte"),
+])
+def test_check_main_cf_text_refuses(text, fragment):
+    with pytest.raises(MainCfError, match="^/etc/postfix/main.cf " + fragment):
+        check_main_cf_text(text, "/etc/postfix/main.cf")
+
+
 # --- same_value ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, current, desired", [
@@ -70,6 +141,7 @@ def test_render_value_refuses_unsupported_types(value):
     ("mydestination", "$myhostname localhost", "$myhostname, localhost"),
     ("mydestination", "$myhostname,localhost,", "$myhostname, localhost"),
     ("mynetworks", "127.0.0.0/8\t[::1]/128", "127.0.0.0/8, [::1]/128"),
+    ("smtpd_banner", "a\tb", "a b"),
     ("inet_protocols", "ipv4 ipv6", "ipv4, ipv6"),
     ("smtpd_recipient_restrictions", "permit_mynetworks reject_unauth_destination",
      "permit_mynetworks, reject_unauth_destination"),
@@ -90,6 +162,8 @@ def test_same_value_true(name, current, desired):
     ("biff", "yes", "no"),
     ("mydestination", "localhost, $myhostname", "$myhostname, localhost"),
     ("mydestination", "$myhostname", "$myhostname, localhost"),
+    ("smtpd_banner", "a\u00a0b", "a b"),  # Postfix does not read U+00A0 as a blank
+    ("mydestination", "a\u2028b", "a, b"),
 ])
 def test_same_value_false(name, current, desired):
     assert same_value(name, current, desired) is False
@@ -224,6 +298,9 @@ def test_edit_main_cf_keeps_comments_byte_for_byte(comment):
     ("not a setting\n", {}),
     ("two words = x\n", {}),
     ("postconf: warning: /etc/postfix/main.cf: unused parameter: foo=bar\n", {}),
+    ("postconf: warning: /etc/postfix/master.cf: unused parameter: smtpd_x=y = z\n", {}),
+    ("warning: /etc/postfix/master.cf: unused parameter: smtpd_x=y = z\n", {}),
+    ("smtpd_banner = a\u2028b = c\x0cd\n", {"smtpd_banner": "a\u2028b = c\x0cd"}),
     ("", {}),
 ])
 def test_parse_postconf_output(text, expected):
@@ -238,6 +315,9 @@ def test_parse_postconf_output(text, expected):
     ("/usr/sbin/postconf: warning: /tmp/s/main.cf: unused parameter: a_b=x=y\n"
      "/usr/sbin/postconf: warning: /tmp/s/main.cf: unused parameter: c.d=\n", {"a_b": "x=y", "c.d": ""}),
     ("postconf: warning: /tmp/s/master.cf: undefined parameter: mua_client_restrictions\n", {}),
+    ("postconf: warning: /tmp/s/master.cf: unused parameter: smtpd_x=$baz\n", {}),
+    ("postconf: warning: /tmp/s/main.cf: unused parameter: a=1\n"
+     "postconf: warning: /tmp/s/master.cf: unused parameter: a=2\n", {"a": "1"}),
 ])
 def test_unused_parameters(stderr, expected):
     assert unused_parameters(stderr) == expected
