@@ -51,18 +51,37 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import parse_version
-from ansible_collections.postmaster.mail.plugins.module_utils._postmap import HEADER, render_source
-from ansible_collections.postmaster.mail.plugins.module_utils._tls_policy import TlsPolicyError, policy_entries
+from ansible_collections.postmaster.mail.plugins.module_utils._postmap import (
+    HEADER,
+    TableError,
+    check_pairs,
+    render_source,
+)
+from ansible_collections.postmaster.mail.plugins.module_utils._tls_policy import (
+    POLICY_OPTIONS,
+    TlsPolicyError,
+    policy_entries,
+)
+
+# The module's own argument spec: a string where a list is wanted, "yes" for a boolean or a
+# number for a string is converted here exactly as postmaster.mail.tls_policy converts it.
+_VALIDATOR = ArgumentSpecValidator(dict(policies=dict(type="list", elements="dict", options=POLICY_OPTIONS)))
 
 
 def tls_policy_source(policies, postfix_version, dns_support_level="", dnssec_available=False):
+    result = _VALIDATOR.validate(dict(policies=policies))
+    if result.error_messages:
+        raise AnsibleFilterError("tls_policy_source: %s" % "; ".join(result.error_messages))
     try:
-        policies = [{name: value for name, value in policy.items() if value is not None} for policy in policies]
-        entries = policy_entries(policies, dnssec_available, dns_support_level, parse_version(str(postfix_version)))
+        policies = [{name: value for name, value in policy.items() if value is not None}
+                    for policy in result.validated_parameters["policies"]]
+        entries = check_pairs(policy_entries(policies, dnssec_available, dns_support_level,
+                                             parse_version(str(postfix_version))))
         return render_source(entries, HEADER % "postmaster.mail.tls_policy")
-    except (TlsPolicyError, AttributeError, KeyError) as exc:
+    except (TableError, TlsPolicyError) as exc:
         raise AnsibleFilterError("tls_policy_source: %s" % exc)
 
 

@@ -50,7 +50,12 @@ DEBIAN_PACKAGES = {"cdb": "postfix-cdb", "lmdb": "postfix-lmdb"}
 HEADER = "# Managed by %s: changes made here are overwritten.\n"
 REDACTED = "********"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # ASCII control characters except tab
+# Control characters (C0 with tab, DEL, C1) and the Unicode line and paragraph separators:
+# postmap reads a tab as white space, and Python's str.splitlines() (this file's diff) breaks
+# lines at several of the others.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The longest key an lmdb table holds (LMDB's key size limit, with the terminating null).
+LMDB_MAX_KEY_BYTES = 510
 _NOT_IN_MAP_NAME = re.compile(r"[\s,{}]")
 
 
@@ -79,13 +84,19 @@ def table_entries(entries):
     seen = {}
     for key, value in items:
         key = check_key(key)
-        folded = key.lower()
+        folded = fold(key)
         if folded in seen:
             raise TableError("key %s is given twice (as %s and %s; Postfix folds keys to lower case and keeps "
                              "only the first): merge the two entries" % (folded, seen[folded], key))
         seen[folded] = key
         pairs.append((key, render_value(key, value)))
     return pairs
+
+
+def fold(key):
+    """The key as Postfix looks it up: folded to lower case, with full Unicode case folding
+    when smtputf8_enable is on (Straße and STRASSE are one key)."""
+    return key.casefold()
 
 
 def check_key(key):
@@ -96,11 +107,13 @@ def check_key(key):
         raise TableError("key %r is not a string: quote it" % (key,))
     if not key:
         raise TableError("a key is empty: every entry needs a key such as user@example.org or [smtp.example.org]:587")
-    if any(char.isspace() for char in key):
-        raise TableError("key %r has white space, where Postfix ends the key: remove it (a key is one word, "
-                         "such as [smtp.example.org]:587)" % key)
     if _CONTROL.search(key):
-        raise TableError("key %r has a control character: remove it" % key)
+        raise TableError("key %r has a control character or line break: remove it" % key)
+    if any(char.isspace() for char in key):
+        raise TableError("key %r has white space, where Postfix ends the key (and a line that starts with "
+                         "white space continues the one before): remove it (a key is one word, "
+                         "such as [smtp.example.org]:587)" % key)
+    _check_encoding("key %r" % key, key)
     if key.startswith("#"):
         raise TableError("key %r starts with '#', which Postfix reads as a comment: remove the '#'" % key)
     return key
@@ -132,11 +145,39 @@ def _scalar(key, value):
     if not isinstance(value, str):
         raise TableError("the value of key %s is a %s: give a string, a number, or a list of them"
                          % (key, type(value).__name__))
-    if "\n" in value or "\r" in value:
+    if "\n" in value or "\r" in value or "\u2028" in value or "\u2029" in value or "\x85" in value:
         raise TableError("the value of key %s has a line break: write it on one line" % key)
     if _CONTROL.search(value):
-        raise TableError("the value of key %s has a control character: remove it" % key)
+        raise TableError("the value of key %s has a control character (a tab, for example): remove it" % key)
+    _check_encoding("the value of key %s" % key, value)
     return value.strip()
+
+
+def _check_encoding(what, text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TableError("%s is not valid Unicode text (a lone surrogate): fix the encoding" % what) from None
+
+
+def check_pairs(pairs):
+    """`pairs` unchanged, after the checks table_entries() makes of each key and value: for
+    writers that render their own values (postmaster.mail.tls_policy)."""
+    for key, value in pairs:
+        if check_key(key) != key or render_value(key, value) != value:
+            raise TableError("the value of key %s has white space at its start or end: remove it" % key)
+    return pairs
+
+
+def check_entries_for_type(pairs, type_):
+    """Limits of one table type: an lmdb key has at most LMDB_MAX_KEY_BYTES bytes."""
+    if type_ != "lmdb":
+        return
+    for key, dummy in pairs:
+        size = len(fold(key).encode("utf-8"))
+        if size > LMDB_MAX_KEY_BYTES:
+            raise TableError("key %s... has %d bytes, more than the %d an lmdb table holds: shorten it, or use "
+                             "another table type" % (key[:40], size, LMDB_MAX_KEY_BYTES))
 
 
 def render_source(pairs, header=""):
@@ -148,7 +189,7 @@ def parse_source(text):
     """{folded key: value} as postmap reads a source file: comments and blank lines
     skipped, lines that start with white space continue the previous one, first key wins."""
     logical = []
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if line[0].isspace() and logical:
@@ -158,7 +199,7 @@ def parse_source(text):
     values = {}
     for line in logical:
         parts = line.split(None, 1)
-        values.setdefault(parts[0].lower(), parts[1] if len(parts) > 1 else "")
+        values.setdefault(fold(parts[0]), parts[1] if len(parts) > 1 else "")
     return values
 
 
@@ -169,7 +210,7 @@ def redact(text, header="", changed_keys=()):
     (folded) are marked, so a secret that changes still shows as a changed line.
     Comments other than the header are redacted too: they may hold an old secret."""
     lines = []
-    for line in text.splitlines():
+    for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
         stripped = line.strip()
         if not stripped or (header and line + "\n" == header):
             lines.append(line)
@@ -179,7 +220,7 @@ def redact(text, header="", changed_keys=()):
             lines.append("    " + REDACTED)
         else:
             key = stripped.split(None, 1)[0]
-            lines.append("%s %s%s" % (key, REDACTED, " (changed)" if key.lower() in changed_keys else ""))
+            lines.append("%s %s%s" % (key, REDACTED, " (changed)" if fold(key) in changed_keys else ""))
     return "".join(line + "\n" for line in lines)
 
 
@@ -446,6 +487,7 @@ class Table(object):
             if existing and not module.check_mode:
                 self.remove()
             return result
+        check_entries_for_type(check_pairs(pairs), self.type)
         mode = table_mode(params["mode"], secret)
         uid, gid = resolve_owner(params["owner"], params["group"])
         content = render_source(pairs, header).encode("utf-8")

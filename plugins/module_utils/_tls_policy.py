@@ -49,6 +49,22 @@ _SERVICE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _PROTOCOL = re.compile(r"(!|>=|<=)?(.*)")
 _FINGERPRINT = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})+")
 _NOT_IN_VALUE = re.compile(r"[\s,{}]")
+# Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+# The options of one policy, as postmaster.mail.tls_policy's argument spec takes them; the
+# tls_policy_source filter validates with the same spec, so both read a policy alike.
+POLICY_OPTIONS = dict(
+    destination=dict(type="str", required=True),
+    level=dict(type="str", required=True, choices=list(LEVELS)),
+    match=dict(type="list", elements="str"),
+    protocols=dict(type="list", elements="str"),
+    ciphers=dict(type="str", choices=list(CIPHER_GRADES)),
+    exclude=dict(type="list", elements="str"),
+    tafile=dict(type="str"),
+    servername=dict(type="str"),
+    connection_reuse=dict(type="bool"),
+)
 
 
 class TlsPolicyError(ValueError):
@@ -60,6 +76,9 @@ def check_destination(destination):
     [host]:port or host:port (the next-hop as Postfix looks it up)."""
     if not isinstance(destination, str) or not destination:
         raise TlsPolicyError("a policy has no destination: give a domain, .domain, [host], [host]:port or host:port")
+    if _CONTROL.search(destination):
+        raise TlsPolicyError("destination %r has a control character or line break: remove it (a destination is "
+                             "one word, such as [smtp.example.org]:587)" % (destination,))
     hint = "use domain, .domain (its subdomains), [host], [host]:port or host:port"
     if destination.startswith("["):
         host, dummy, rest = destination[1:].partition("]")
@@ -84,6 +103,8 @@ def check_destination(destination):
 def _is_ip(text):
     if text.lower().startswith("ipv6:"):
         text = text[5:]
+    if "%" in text:
+        return False  # Python reads fe80::1%anything as an address with a scope; Postfix does not
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -112,6 +133,8 @@ def _items(where, name, value, separator):
     for item in values:
         if not isinstance(item, str):
             raise TlsPolicyError("%s: %s has %r, which is not a string: quote it" % (where, name, item))
+        if _CONTROL.search(item):
+            raise TlsPolicyError("%s: %s %r has a control character or line break: remove it" % (where, name, item))
         for part in item.split(separator):
             part = part.strip()
             if not part:
@@ -124,6 +147,8 @@ def _items(where, name, value, separator):
 def _word(where, name, value):
     if not isinstance(value, str) or not value:
         raise TlsPolicyError("%s: %s must be a non-empty string" % (where, name))
+    if _CONTROL.search(value):
+        raise TlsPolicyError("%s: %s %r has a control character or line break: remove it" % (where, name, value))
     if _NOT_IN_VALUE.search(value):
         raise TlsPolicyError("%s: %s %r has white space, a comma or a brace, which end an attribute in the "
                              "policy table: remove them" % (where, name, value))

@@ -211,8 +211,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postmap import (
     TableError,
 )
 from ansible_collections.postmaster.mail.plugins.module_utils._tls_policy import (
-    CIPHER_GRADES,
-    LEVELS,
+    POLICY_OPTIONS,
     TlsPolicyError,
     digest_warnings,
     policy_entries,
@@ -226,17 +225,7 @@ def main():
         argument_spec=dict(
             TABLE_ARGUMENT_SPEC,
             mode=dict(type="raw", default="0644"),
-            policies=dict(type="list", elements="dict", options=dict(
-                destination=dict(type="str", required=True),
-                level=dict(type="str", required=True, choices=list(LEVELS)),
-                match=dict(type="list", elements="str"),
-                protocols=dict(type="list", elements="str"),
-                ciphers=dict(type="str", choices=list(CIPHER_GRADES)),
-                exclude=dict(type="list", elements="str"),
-                tafile=dict(type="str"),
-                servername=dict(type="str"),
-                connection_reuse=dict(type="bool"),
-            )),
+            policies=dict(type="list", elements="dict", options=POLICY_OPTIONS),
             dnssec_available=dict(type="bool", default=False),
         ),
         required_if=[("state", "present", ["policies"])],

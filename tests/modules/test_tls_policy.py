@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from conftest import assert_failed, assert_ok, query, run_module
+
+# The filters run on the controller: import them as Ansible does.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
 
 HEADER = "# Managed by postmaster.mail.tls_policy: changes made here are overwritten.\n"
 SHA256 = "6E:BD:4C:48:C0:3E:D1:7D:4E:7C:95:E9:C7:2A:4E:61:1D:C3:A0:45:1B:3F:8D:28:9B:63:E5:64:9C:92:E5:EB"
@@ -177,6 +183,16 @@ BAD = [
     pytest.param(pol(servername="bad name"), ["servername 'bad name' has white space"], id="servername-space"),
     pytest.param(pol(cipher="high"), ["Unsupported parameters", "policies.cipher"], id="unknown-attribute"),
     pytest.param(None, ["state is present but all of the following are missing: policies"], id="no-policies"),
+    # Issue 15: a line break in a destination that Python reads as an IPv6 address with a scope
+    # wrote a second policy line ("evil.example none": TLS off for that domain).
+    pytest.param(pol(destination="[fe80::1%\nevil.example none\nx]"), ["control character or line break"],
+                 id="destination-scope-newline"),
+    pytest.param(pol(destination="[fe80::1%eth0]"), ["neither a host name nor an IP address"], id="destination-scope"),
+    pytest.param(pol(destination="example.org\x00"), ["destination", "control character"], id="destination-nul"),
+    pytest.param(pol(level="may", exclude=["aNULL\x1b"]), ["exclude", "control character"], id="exclude-escape"),
+    pytest.param(pol(tafile="/etc/ca\x7f.pem"), ["tafile", "control character"], id="tafile-del"),
+    pytest.param(pol(level="may", protocols=["!SSLv2\u2028"]), ["protocols", "control character"],
+                 id="protocols-line-separator"),
 ]
 
 
@@ -212,3 +228,32 @@ def test_result_has_no_secret_masking(config_dir, tables):
     """Policies are not secret: the result shows them as given."""
     result = tls_policy(config_dir, tables / "p", POLICIES[:2])
     assert json.dumps(result["invocation"]["module_args"]["policies"][1]["exclude"]) == '["aNULL", "RC4"]'
+
+
+@pytest.mark.parametrize("policies", [
+    [{"destination": "example.org", "level": "secure", "match": "nexthop,dot-nexthop"}],
+    [{"destination": "example.org", "level": "may", "connection_reuse": "yes", "exclude": "aNULL"}],
+    [{"destination": "example.org", "level": "verify", "protocols": "!SSLv2, !SSLv3", "ciphers": "high"}],
+])
+def test_filter_renders_what_the_module_writes(config_dir, tables, policies):
+    """The drift check's digest comes from the tls_policy_source filter on the controller: for
+    inputs the module converts (a string for a list, "yes" for a boolean) it must agree."""
+    from ansible_collections.postmaster.mail.plugins.filter.tls_policy_source import tls_policy_source
+    path = tables / "p"
+    assert_ok(tls_policy(config_dir, path, policies))
+    version = subprocess.run(["postconf", "-c", str(config_dir), "-h", "mail_version"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    assert path.read_text() == tls_policy_source(policies, version)
+
+
+@pytest.mark.parametrize("policies, fragment", [
+    ([{"destination": "example.org", "level": "tight"}], "value of level must be one of"),
+    ([{"destination": "example.org", "level": "may", "cipher": "high"}], "policies.cipher"),
+    ([{"level": "may"}], "destination"),
+])
+def test_filter_refuses_what_the_module_refuses(config_dir, tables, policies, fragment):
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.postmaster.mail.plugins.filter.tls_policy_source import tls_policy_source
+    assert_failed(tls_policy(config_dir, tables / "p", policies), fragment)
+    with pytest.raises(AnsibleFilterError, match=fragment):
+        tls_policy_source(policies, "3.7.11")
