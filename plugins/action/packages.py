@@ -6,8 +6,8 @@
 apt's check mode needs python3-apt on the host, which a new Debian host does not have
 (a real run installs it first). In check mode this action reads dpkg's status file
 instead (ansible.builtin.slurp, read-only) and reports the packages a real run would
-install; apt runs only for a preview when some are missing, for its fuller answer when it
-can give one. The result's `missing` lists the packages not installed yet, so a role can
+install; when some are missing and python3-apt is there, apt's check mode gives its fuller
+answer. The result's `missing` lists the packages not installed yet, so a role can
 end its preview where the rest needs them."""
 
 from __future__ import annotations
@@ -36,15 +36,14 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg="cannot read %s: %s (Debian hosts only)" % (DPKG_STATUS, status.get("msg")))
         names = args.get("name") or []
         names = [names] if isinstance(names, str) else list(names)
-        missing = missing_packages(names, base64.b64decode(status["content"]).decode("utf-8", "replace"))
+        status_text = base64.b64decode(status["content"]).decode("utf-8", "replace")
+        missing = missing_packages(names, status_text)
         result.update(changed=bool(missing), missing=missing)
         if not missing:
             return result
-        apt = self._execute_module(module_name="ansible.builtin.apt", module_args=args, task_vars=task_vars)
-        if not apt.get("failed"):
-            return dict(apt, missing=missing, changed=True)
-        if "apt must be installed" not in str(apt.get("msg")):
-            return dict(apt, missing=missing)
+        if not missing_packages(["python3-apt"], status_text):
+            apt = self._execute_module(module_name="ansible.builtin.apt", module_args=args, task_vars=task_vars)
+            return dict(apt, missing=missing, changed=not apt.get("failed"))
         note = "a real run would install %s (and what they depend on)" % ", ".join(missing)
         result["msg"] = "Check mode: " + note
         if self._task.diff:

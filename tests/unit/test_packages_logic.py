@@ -1,0 +1,31 @@
+"""Pure-logic test of the packages action's check-mode answer (plugins/action/packages.py):
+which packages dpkg's status file does not list as installed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# See tests/unit/test_maincf.py for why sys.path is set here and not in a conftest.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
+
+from ansible_collections.postmaster.mail.plugins.action.packages import missing_packages  # noqa: E402
+
+STATUS = """Package: python3
+Status: install ok installed
+Architecture: amd64
+
+Package: postfix
+Status: deinstall ok config-files
+Architecture: amd64
+
+Package: s-nail
+Status: install ok installed
+Architecture: amd64
+"""
+
+
+def test_missing_packages():
+    assert missing_packages(["postfix", "s-nail", "python3-apt", "python3=3.11.2-1", "s-nail:amd64"], STATUS) == [
+        "postfix", "python3-apt"]
+    assert missing_packages([], STATUS) == []
