@@ -75,7 +75,7 @@ options:
       - "C(path: SHA-256) for each file and table marked C(secret=true) in O(checks), as 64
         lowercase hexadecimal digits. Never logged, and not part of RV(digests)."
       - A digest of a secret must never be in O(checks), which Ansible logs on the host and shows
-        with C(-vvv): the source of a SASL password table is a host and user name an attacker
+        with C(-vvv). The source of a SASL password table is a host and user name an attacker
         knows plus the password, so its digest gives the password to a word list. A secret item
         with C(sha256) in O(checks) is refused before anything runs.
       - The action plugin adds, for each check C(NAME) of O(checks), the digests in the variable
