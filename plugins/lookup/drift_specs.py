@@ -17,6 +17,10 @@ description:
     example because one of the role's settings has the wrong type. A role left out checks
     on its own, after validating its settings, so a bad setting is reported by that role's
     own one-line message.
+  - A role keeps the digests of its secret files and tables (marked C(secret=true) in its
+    desired state, without C(sha256)) apart, in C(__ROLE_drift_secrets) as path and digest;
+    the action of M(postmaster.mail.drift_check) reads that variable itself and sends it in its
+    C(no_log) option, so no digest of a secret is in the desired states this lookup returns.
 author: postmaster.mail contributors (@postmaster-mail)
 options: {}
 """
