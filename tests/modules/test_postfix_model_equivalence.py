@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -34,7 +35,51 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model imp
 )
 
 CASES = yaml.safe_load((PROJECT_ROOT / "tests" / "unit" / "test_postfix_model.yaml").read_text())
-ORACLE = [case for case in CASES["cases"] if case.get("oracle")]
+FINGERPRINT = ":".join(["AB"] * 32)
+
+
+def generated_cases(count, seed=16):
+    """Settings combined at random (the same each run): the features together, in ways the
+    hand-written cases do not combine them."""
+    rng = random.Random(seed)
+    cases = []
+    for index in range(count):
+        relay = None
+        if rng.random() < 0.7:
+            relay = {"host": "hub.example.org", "method": rng.choice(["smtps", "starttls", "stunnel", None])}
+            level = rng.choice(["secure", "verify", "fingerprint", "encrypt", None])
+            relay.update(tls_level=level, fingerprints=[FINGERPRINT] if level == "fingerprint" else None)
+            for key, values in (("address", ["192.0.2.10"]), ("port", [2465, 25]), ("tunnel_port", [11465]),
+                                ("domains", [[], ["example.net"], ["example.net", "example.com"]])):
+                if rng.random() < 0.4:
+                    relay[key] = rng.choice(values)
+            if rng.random() < 0.5:
+                relay.update(username="edge%d" % index, password="secret-%d" % index)
+            relay = {key: value for key, value in relay.items() if value is not None}
+        settings = {
+            "postfix_relay": relay if relay is not None else rng.choice([None, {}]),
+            "postfix_smtpd_tls_chain_files": rng.choice([[], ["/etc/ssl/server.pem"], ["/etc/ssl/a.pem", "/etc/ssl/b.pem"]]),
+            "postfix_smtp_tls_chain_files": rng.choice([[], ["/etc/ssl/client.pem"]]),
+            "postfix_smtp_tls_ca_file": rng.choice([None, "/etc/ssl/ca.pem"]),
+            "postfix_smtp_tls_connection_reuse": rng.choice([True, False]),
+            "postfix_submission_enabled": rng.choice([True, False]),
+            "postfix_smtps_enabled": rng.choice([True, False]),
+            "postfix_submission_options": rng.choice([{}, {"smtpd_sasl_auth_enable": True}, {"syslog_name": "own"}]),
+            "postfix_maps_type": rng.choice([None, "cdb"]),
+            "postfix_config_dir": rng.choice(["/etc/postfix", "/etc/postfix-out"]),
+            "postfix_service_enabled": rng.choice([True, False]),
+            "postfix_tls_policies": rng.choice([[], [{"destination": "partner.example", "level": "encrypt"}]]),
+            "postfix_main_cf": rng.choice([{}, {"default_transport": "smtp"}, {"smtp_tls_security_level": "encrypt"},
+                                           {"smtp_sasl_password_maps": "hash:/etc/postfix/postmaster_sasl_passwd"},
+                                           {"smtpd_tls_chain_files": None}]),
+            "postfix_master_cf_services": rng.choice([[], [{"name": "2525", "type": "inet", "command": "smtpd"}]]),
+        }
+        facts = rng.choice(sorted(name for name in CASES["facts"] if name != "none"))
+        cases.append({"id": "generated %02d" % index, "facts": facts, "settings": settings})
+    return cases
+
+
+ORACLE = [case for case in CASES["cases"] if case.get("oracle")] + generated_cases(10)
 ROLE = PROJECT_ROOT / "roles" / "postfix"
 
 PLAYBOOK = """\
@@ -74,9 +119,13 @@ PLAYBOOK = """\
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("oracle")
+    return render(ORACLE, tmp_path_factory.mktemp("oracle"))
+
+
+def render(cases, directory):
+    """{case id: what today's Jinja rendered}, from one ansible-playbook run."""
     hosts = {}
-    for index, case in enumerate(ORACLE):
+    for index, case in enumerate(cases):
         hosts["case%02d" % index] = dict(case["settings"], postfix_facts=CASES["facts"][case["facts"]],
                                          postfix_facts_cache_dir="", ansible_connection="local",
                                          ansible_python_interpreter=sys.executable)
@@ -91,7 +140,7 @@ def rendered(tmp_path_factory):
         cwd=PROJECT_ROOT, env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_DIR)),
         capture_output=True, text=True, check=False, timeout=300)
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr[-5000:]
-    return {case["id"]: json.loads(result.read_text())["case%02d" % index] for index, case in enumerate(ORACLE)}
+    return {case["id"]: json.loads(result.read_text())["case%02d" % index] for index, case in enumerate(cases)}
 
 
 def normalised(value):
@@ -111,7 +160,7 @@ def random_session_cache(jinja, facts):
 
 def test_every_oracle_case_renders(rendered):
     assert sorted(rendered) == sorted(case["id"] for case in ORACLE)
-    assert len(ORACLE) >= 10
+    assert len(ORACLE) >= 26
 
 
 @pytest.mark.parametrize("case", ORACLE, ids=[case["id"] for case in ORACLE])
