@@ -98,9 +98,6 @@ class MainCf(object):
                                   % _live_path(_last_line(exc.stderr or exc.stdout), stage_dir, self.config_dir))
             # postmap reads the global parameters as every daemon does: a bad number or boolean is fatal.
             fatal = postmap(self.module, stage_dir).query("postmaster-check", "texthash:/dev/null", check=False)[1]
-            if "fatal:" in fatal:
-                raise MainCfError("Postfix would refuse the new main.cf, nothing was written: %s; fix the value"
-                                  % _live_path(_last_line(fatal).split("fatal: ", 1)[-1], stage_dir, self.config_dir))
         finally:
             shutil.rmtree(stage_dir, ignore_errors=True)
         if not allow_custom:
@@ -108,6 +105,9 @@ class MainCf(object):
             if unknown:
                 raise MainCfError(self._unknown_message(unknown))
             self._check_references(referenced, warnings["undefined"].get("main.cf", {}))
+        if "fatal:" in fatal:
+            raise MainCfError("Postfix would refuse the new main.cf, nothing was written: %s; fix the value"
+                              % _live_path(_last_line(fatal).split("fatal: ", 1)[-1], stage_dir, self.config_dir))
         for name, value in sorted(changes.items()):
             if not same_value(name, staged.get(name), value, name in self.list_names):
                 raise MainCfError(

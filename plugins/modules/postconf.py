@@ -17,6 +17,20 @@ description:
   - Before the live file is replaced, Postfix reads the candidate main.cf in a scratch
     copy of the configuration directory. Unknown parameter names (those Postfix reports
     as unused) are refused with the closest known names, and nothing is written.
+  - Every value must fit on one main.cf line. A line break (also a carriage return or
+    U+2028), a tab or any other control character in a value or a name is refused, never
+    turned into a space; give a list instead of a multi-line string.
+  - A C($name), C(${name}) or C($(name)) reference to a parameter that Postfix does not know
+    and main.cf does not define is refused with the closest known names (Postfix would expand
+    it to nothing), unless O(allow_custom=true). Write C($$) for a literal C($).
+  - Values Postfix reads without complaint but fails on later are refused too: a
+    C(relayhost) or C(smtp_fallback_relay) that is not C(host), C(host:port), C([host]) or
+    C([host]:port) with a port from 1 to 65535 (IPv6 addresses as C([2001:db8::1]) or
+    C([ipv6:2001:db8::1])); a C(compatibility_level) higher than the installed Postfix
+    (0, 1 or 2 on Postfix 3.5; also 3.6 up to the installed version on Postfix 3.6 and later);
+    TLS security levels, TLS files and lookup tables that do not exist.
+  - A main.cf that holds a carriage return that does not end a line, or a NUL byte, is not
+    edited: Postfix reads such a line differently from other tools. Remove the character by hand.
   - Reports whether the change needs a C(postfix reload) or a full restart.
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
@@ -48,7 +62,8 @@ options:
   allow_custom:
     description:
       - Accept parameter names that Postfix does not know, for your own parameters that
-        other settings reference as C($name).
+        other settings reference as C($name), and C($name) references to parameters that
+        neither Postfix nor main.cf defines yet (another task sets them).
     type: bool
     default: false
   backup:

@@ -414,6 +414,12 @@ def test_reference_to_an_undefined_parameter_is_refused(config_dir, value, refer
     assert main_cf_bytes(config_dir) == before
 
 
+def test_reference_is_named_before_postfix_fails_on_the_empty_expansion(config_dir):
+    # myorigin = ${my_domain} expands to nothing, which Postfix refuses as "bad string length".
+    assert_failed(postconf(config_dir, {"myorigin": "${my_domain}"}), "parameter myorigin", "$my_domain",
+                  "did you mean: mydomain")
+
+
 def test_reference_in_a_list_item_is_checked(config_dir):
     result = postconf(config_dir, {"mydestination": ["$myhostname", "localhost.$my_domain"]})
     assert_failed(result, "parameter mydestination", "$my_domain", "did you mean: mydomain")
