@@ -273,6 +273,8 @@ def inet_port(key, port):
 
 
 def _ip_address(text):
+    if "%" in text:
+        return None  # Python reads fe80::1%anything as an address with a scope; Postfix does not
     try:
         return ipaddress.ip_address(text)
     except ValueError:
