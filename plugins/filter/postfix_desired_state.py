@@ -93,6 +93,10 @@ _value:
     facts_cached_part:
       description: What the control node's facts cache keeps of the facts used.
       type: dict
+    facts_cache_keys:
+      description: The keys of the facts that the cache keeps and the drift check verifies.
+      type: list
+      elements: str
     drift_spec:
       description:
         - The desired state for M(postmaster.mail.drift_check), or null while RV(_value.info_wanted).

@@ -391,6 +391,7 @@ def desired_state(settings, facts=None):
       needs_facts: whether the settings need the Postfix facts;
       info_wanted: whether they need them and none are known (read them, then ask again);
       facts_cached_part: what the facts cache keeps of the facts;
+      facts_cache_keys: the keys of the facts the cache keeps (FACTS_CACHE_KEYS);
       drift_spec: the desired state for postmaster.mail.drift_check, or None while
         info_wanted; it holds no digest of a secret table;
       secret_digests: {path: sha256} of the secret tables (the SASL table), which belong
@@ -421,6 +422,7 @@ def desired_state(settings, facts=None):
         "unused_tables": unused_tables(relay, config_dir, settings["postfix_main_cf"]),
         "needs_facts": needs_facts(settings),
         "facts_cached_part": cached_facts(facts),
+        "facts_cache_keys": list(FACTS_CACHE_KEYS),
     }
     state["info_wanted"] = state["needs_facts"] and not facts.get("installed", False)
     state["drift_spec"] = None if state["info_wanted"] else drift_spec(state, config_dir)

@@ -131,6 +131,7 @@ def test_drift_spec(case):
         expected = {key: value for key, value in facts.items() if key in FACTS_CACHE_KEYS}
         assert spec["postfix_facts"] == {"facts": expected, "config_dir": settings["postfix_config_dir"]}
         assert "changed" not in spec["postfix_facts"]["facts"]
+        assert state["facts_cache_keys"] == list(FACTS_CACHE_KEYS)
     else:
         assert "postfix_facts" not in spec
     relay = settings["postfix_relay"] or {}
