@@ -179,6 +179,9 @@ def main():
     reveal_entries(module, params["entries"], params["secret"])
     try:
         pairs = table_entries(params["entries"]) if params["state"] == "present" else []
+    except TableError as exc:
+        module.fail_json(msg="entries: %s" % exc)
+    try:
         table = Table.from_params(module)
         result = table.manage(pairs, HEADER % "postmaster.mail.postmap", params["secret"])
     except (TableError, PostfixCommandError) as exc:

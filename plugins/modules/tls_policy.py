@@ -239,8 +239,11 @@ def main():
             policies = [{name: value for name, value in policy.items() if value is not None}
                         for policy in params["policies"]]
             host = table.parameters(HOST_PARAMETERS)
-            entries = policy_entries(policies, params["dnssec_available"], host["smtp_dns_support_level"],
-                                     parse_version(host["mail_version"]))
+            try:
+                entries = policy_entries(policies, params["dnssec_available"], host["smtp_dns_support_level"],
+                                         parse_version(host["mail_version"]))
+            except TlsPolicyError as exc:
+                raise TlsPolicyError("policies: %s" % exc) from None
             for warning in digest_warnings(policies, host["smtp_tls_fingerprint_digest"]):
                 module.warn(warning)
             for policy in policies:
