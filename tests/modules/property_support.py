@@ -1,6 +1,6 @@
-"""A stand-in for AnsibleModule for property tests that call a backend many times
-against the real Postfix tools: the same commands run, without a module process per
-example."""
+"""Shared by the property tests: a stand-in for AnsibleModule, for tests that call a
+backend many times against the real Postfix tools (the same commands run, without a
+module process per example), and a strategy helper."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from hypothesis import strategies as st
 
 # The collection as Ansible imports it (tests/conftest.py runs modules the same way).
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
@@ -46,3 +48,8 @@ class FakeModule(object):
 
     def fail_json(self, **result):
         raise Failed(result.get("msg"))
+
+
+def mostly(usual, rare, odds=9):
+    """A strategy: `usual` `odds` times for each time `rare`."""
+    return st.integers(0, odds).flatmap(lambda draw: rare if draw == 0 else usual)

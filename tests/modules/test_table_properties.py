@@ -5,7 +5,7 @@ For any generated entries, either the backend refuses them (TableError) and writ
 nothing, or the source file holds exactly the header and one line per entry, and
 `postmap -q` finds exactly the reported value for every key. Types whose entries are not
 key/value lines (regexp, pcre, cidr, inline, ...) are refused. The backend of
-postmaster.mail.postmap is driven directly (fake_module.FakeModule): a module process per
+postmaster.mail.postmap is driven directly (property_support.FakeModule): a module process per
 example would be too slow.
 """
 
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import POSTFIX_SHARE, age_files
-from fake_module import FakeModule
+from property_support import FakeModule, mostly
 
 from ansible_collections.postmaster.mail.plugins.module_utils._postmap import (  # noqa: E402
     FILE_TYPES,
@@ -38,7 +38,6 @@ from ansible_collections.postmaster.mail.plugins.module_utils._tls_policy import
     TlsPolicyError,
     policy_entries,
 )
-
 
 
 def host_types():
@@ -57,14 +56,9 @@ HOST_TYPES = host_types()
 TYPES = sorted(set(HOST_TYPES) & (set(FILE_TYPES) | {"regexp", "pcre", "cidr", "inline", "static"}))
 
 
-def mostly(usual, rare, odds=9):
-    """`usual` `odds` times for each time `rare`."""
-    return st.integers(0, odds).flatmap(lambda draw: rare if draw == 0 else usual)
-
-
 KEY_TEXT = st.text(alphabet=st.sampled_from(list("aAbZz09@.[]:-_+=%/é") + ["ß", "İ", "Σ"]), min_size=1, max_size=10)
-HOSTILE = st.text(alphabet=st.sampled_from(list("a #") + ["\t", "\n", "\r", "\x00", "\x1b", "\x7f", "\x85", "\u2028",
-                                                            "\u00a0"]), max_size=5)
+HOSTILE = st.text(alphabet=st.sampled_from(list("a #") + ["\t", "\n", "\r", "\x00", "\x1b", "\x7f", "\x85",
+                                                          "\u2028", "\u00a0"]), max_size=5)
 VALUE_TEXT = st.text(alphabet=st.sampled_from(list("aZ09 @.:,=$#{}[]-_/") + ["é", "ß"]), max_size=16)
 KEY = mostly(KEY_TEXT, st.one_of(HOSTILE, st.integers(0, 99), st.just("x" * 511)), odds=19)
 VALUE = mostly(st.one_of(VALUE_TEXT, st.lists(VALUE_TEXT, max_size=3), st.integers(0, 9999)),
