@@ -103,6 +103,9 @@ def _check_compatibility_level(value):
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise SettingsError("postfix_compatibility_level must be a string such as \"3.6\", not %s %s"
                             % (_kind(value), _show(value)))
+    if isinstance(value, float):
+        raise SettingsError("postfix_compatibility_level %s is a number, and YAML reads 3.10 as 3.1: quote the level, "
+                            "as in postfix_compatibility_level: \"%s\"" % (value, value))
     if not _COMPATIBILITY_LEVEL.fullmatch(str(value)):
         raise SettingsError("postfix_compatibility_level %s is not a Postfix compatibility level: use 0, 1, 2 or a "
                             "Postfix release such as \"3.6\" (quoted), no newer than the installed Postfix, "
