@@ -151,6 +151,12 @@ def relay_settings(relay):
         raise PostfixSettingsError("postfix_relay: tls_level %s is not one of %s"
                                    % (given["tls_level"], ", ".join(RELAY_TLS_LEVELS)))
     given.setdefault("port", RELAY_PORTS[given["method"]])
+    if ":" in str(given.get("username", "")):
+        raise PostfixSettingsError("postfix_relay: username has a ':', where Postfix's SASL table ends the user name "
+                                   "(user:password): use a user name without ':'")
+    if str(given.get("password", "")) != str(given.get("password", "")).rstrip():
+        raise PostfixSettingsError("postfix_relay: password ends with white space, which Postfix drops from a table "
+                                   "value, so the relay would get another password: remove it")
     domains = given["domains"]
     if isinstance(domains, str) or not isinstance(domains, (list, tuple)):
         raise PostfixSettingsError("postfix_relay: domains must be a list of domain names, not %s"

@@ -209,3 +209,88 @@ def test_filter_picks_the_facts():
                                   cached_facts=CASES["facts"]["postfix_3_3"])
     assert state["main_cf"]["smtpd_tls_cert_file"] == "/etc/ssl/mail.pem"
     assert state["info_wanted"] is False
+
+
+# --- properties (Hypothesis) -----------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings as hypothesis_settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ansible_collections.postmaster.mail.plugins.module_utils._postmap import parse_source  # noqa: E402
+
+DOMAINS = ["example.net", "example.com", "Example.org", "sub.example.net"]
+
+
+@st.composite
+def relays(draw):
+    method = draw(st.sampled_from(["smtps", "starttls", "stunnel", None]))
+    level = draw(st.sampled_from(["secure", "verify", "fingerprint", "encrypt", None]))
+    relay = {"host": draw(st.sampled_from(["hub.example.org", "relay.example.net"])), "method": method,
+             "tls_level": level, "fingerprints": [":".join(["AB"] * 32)] if level == "fingerprint" else None,
+             "address": draw(st.sampled_from([None, "192.0.2.10", "relay-a.example.net"])),
+             "port": draw(st.one_of(st.none(), st.integers(1, 65535))),
+             "tunnel_port": draw(st.one_of(st.none(), st.integers(1, 65535))),
+             "domains": draw(st.one_of(st.none(), st.lists(st.sampled_from(DOMAINS), unique=True, max_size=3)))}
+    if draw(st.booleans()):
+        # Any text: a password Postfix cannot read back is refused, the others must stay secret.
+        relay.update(username=draw(st.sampled_from(["edge1", "user@example.net"])),
+                     password="pw-" + draw(st.text(min_size=4, max_size=20)))
+    return relay
+
+
+@st.composite
+def role_settings(draw):
+    chain = ["/etc/ssl/postmaster-mail/server.pem"]
+    return case_settings({"settings": {
+        "postfix_relay": draw(st.one_of(st.none(), st.just({}), relays())),
+        "postfix_smtpd_tls_chain_files": draw(st.sampled_from([[], chain])),
+        "postfix_smtp_tls_chain_files": draw(st.sampled_from([[], ["/etc/ssl/postmaster-mail/client.pem"]])),
+        "postfix_smtp_tls_ca_file": draw(st.sampled_from([None, "/etc/ssl/ca.pem"])),
+        "postfix_smtp_tls_connection_reuse": draw(st.booleans()),
+        "postfix_tls_policies": draw(st.sampled_from([[], [{"destination": "partner.example", "level": "may"}]])),
+        "postfix_maps_type": draw(st.sampled_from([None, "cdb", "lmdb"])),
+        "postfix_main_cf": draw(st.sampled_from([{}, {"transport_maps": None}, {"default_transport": "smtp"}])),
+    }})
+
+
+@hypothesis_settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(role_settings(), st.sampled_from(sorted(CASES["facts"])))
+def test_properties(settings, facts_name):
+    """Any settings are refused in one line that shows no password, or give a state where every
+    table main.cf names is built, each table reads back as its entries, the relay routes mail
+    one way, and neither the password nor the SASL table's digest is in the drift spec."""
+    before = json.dumps(settings, sort_keys=True)
+    relay = settings["postfix_relay"] or {}
+    password = relay.get("password")
+    try:
+        state = desired_state(settings, CASES["facts"][facts_name])
+    except PostfixSettingsError as exc:
+        assert "\n" not in str(exc)
+        assert not password or password not in str(exc)
+        return
+    assert json.dumps(settings, sort_keys=True) == before, "the settings were changed"
+    assert state == desired_state(settings, CASES["facts"][facts_name]), "not deterministic"
+    built = {table["path"] for table in state["tables"].values()}
+    for parameter in ("transport_maps", "smtp_sasl_password_maps", "smtp_tls_policy_maps"):
+        if parameter not in settings["postfix_main_cf"] and state["main_cf"].get(parameter):
+            (reference,) = state["main_cf"][parameter]
+            assert reference.partition(":")[2] in built, parameter
+    for table in state["tables"].values():
+        if "entries" in table:
+            assert parse_source(table["source"]) == {key.casefold(): value for key, value in table["entries"].items()}
+        else:
+            assert len(parse_source(table["source"])) == len(table["policies"])
+    services = {service["name"]: service.get("state", "present") for service in state["master_cf_services"]}
+    assert services["postmaster-smtps"] == ("present" if relay and relay.get("method") in ("smtps", None) else "absent")
+    if relay:
+        routes = [state["main_cf"].get("relayhost"), state["main_cf"].get("default_transport"),
+                  state["main_cf"].get("transport_maps")]
+        if "default_transport" not in settings["postfix_main_cf"] and "transport_maps" not in settings["postfix_main_cf"]:
+            assert sum(1 for route in routes if route) == 1, routes
+    if state["drift_spec"] is not None:
+        text = json.dumps(state["drift_spec"])
+        assert not password or password not in text
+        for digest in state["secret_digests"].values():
+            assert digest not in text
+        assert sorted(state["secret_digests"]) == sorted(table["path"] for table in state["tables"].values()
+                                                         if table["secret"])
