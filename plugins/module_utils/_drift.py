@@ -21,6 +21,7 @@ import pwd
 import re
 import stat
 
+from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
 from ansible_collections.postmaster.mail.plugins.module_utils._files import ModeError, parse_mode
 from ansible_collections.postmaster.mail.plugins.module_utils._maildir import MaildirError, check_name, owners
 from ansible_collections.postmaster.mail.plugins.module_utils._maildir import plan as maildir_plan
@@ -29,7 +30,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import M
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import plan as master_plan
 from ansible_collections.postmaster.mail.plugins.module_utils._postconf import DEFAULT_CONFIG_DIR, MainCf
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import gather as gather_postfix_facts
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError, postfix
 from ansible_collections.postmaster.mail.plugins.module_utils._postmap import BUILT_SUFFIXES
 
 DPKG_STATUS = "/var/lib/dpkg/status"
@@ -347,6 +348,24 @@ class Checker(object):
             found += self.main_cf(dict(config_dir=spec.get("config_dir"), parameters={"home_mailbox": name + "/"}))
         return found
 
+    def postfix_daemon(self, spec):
+        """Whether Postfix ({running, config_dir}) runs on the files in place: no copy of
+        main.cf or master.cf pending (written but never applied, see _rollback), and the
+        master process running or not as wanted, as `postfix status` sees it (on Debian the
+        postfix unit is a wrapper that stays active when the master process dies)."""
+        config_dir = spec.get("config_dir")
+        if self.postfix_missing(config_dir):
+            return []  # the main_cf check reports it
+        found = []
+        written = rollback.pending(config_dir or os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIR)
+        if written:
+            found.append("postfix: configuration written but not applied (%s)" % ", ".join(written))
+        if spec.get("running") is not None:
+            rc, dummy, dummy = postfix(self.module, config_dir).run(["status"], check=False)
+            if (rc == 0) != spec["running"]:
+                found.append("postfix: %s" % ("not running" if spec["running"] else "running"))
+        return found
+
     def check(self, spec):
         """Every difference one named check finds, as short sentences (empty: no drift).
 
@@ -356,7 +375,7 @@ class Checker(object):
         found += self.services(spec.get("services") or [])
         sections = [(file_differences, item) for item in spec.get("files") or []]
         sections += [(table_differences, item) for item in spec.get("tables") or []]
-        sections += [(getattr(self, name), spec[name]) for name in ("main_cf", "master_cf", "maildirs")
+        sections += [(getattr(self, name), spec[name]) for name in ("main_cf", "master_cf", "maildirs", "postfix_daemon")
                      if spec.get(name)]
         if spec.get("postfix_facts"):
             sections.insert(0, (self.assumed_postfix_facts, spec["postfix_facts"]))

@@ -176,6 +176,28 @@ class PostfixApply(object):
             raise ApplyError("Postfix is not running after the %s: %s" % (action, self._message("")))
         return action
 
+    def stop(self):
+        """Stop Postfix through systemd, then with `postfix stop` when a master process that
+        systemd does not track (started by hand) is still running."""
+        self.log = LogWatch(self.module, self.config_dir)
+        dummy, stdout, stderr = self.module.run_command([self.systemctl, "stop", self.service], environ_update=C_LOCALE)
+        self.steps.append("stop")
+        if not self._stopped(10):
+            dummy, stdout, stderr = self.postfix.run(["stop"], check=False)
+            if not self._stopped(10):
+                raise ApplyError("stop of %s failed: %s" % (self.service, self._message(stderr or stdout)))
+        return "stop"
+
+    def _stopped(self, seconds):
+        """Whether the master process is gone within `seconds` (systemd stops the instance
+        unit after the wrapper)."""
+        deadline = time.time() + seconds
+        while self.running():
+            if time.time() >= deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
     def _message(self, command_output):
         lines = self.log.lines() if self.log else []
         return pick_message(lines + command_output.splitlines()) or _last(command_output) \

@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+
+from ansible_collections.postmaster.mail.plugins.module_utils._files import WriteError, commit_files, discard_staged
+from ansible_collections.postmaster.mail.plugins.module_utils._files import fsync_directory, reason_of, stage_file
 
 ROLLBACK_DIR = ".postmaster-rollback"
 FILES = ("main.cf", "master.cf")
+
+
+class RollbackError(Exception):
+    """A copy could not be saved or put back; the message says which and why."""
 
 
 def rollback_dir(config_dir):
@@ -26,14 +32,26 @@ def rollback_dir(config_dir):
 
 
 def save(config_dir, name):
-    """Keep a copy of config_dir/name unless one is pending; return the copy's path."""
+    """Keep a copy of config_dir/name unless one is pending; return the copy's path.
+
+    The copy is on disk (fsync of the file and the directory) before this returns, so
+    the writer's rename of the new file never reaches the disk before it."""
     directory = rollback_dir(config_dir)
     saved = os.path.join(directory, name)
     if os.path.exists(saved):
         return saved
-    if not os.path.isdir(directory):
-        os.mkdir(directory, 0o700)
-    _copy(os.path.join(config_dir, name), saved)
+    created = False
+    try:
+        if not os.path.isdir(directory):
+            os.mkdir(directory, 0o700)
+            created = True
+            fsync_directory(config_dir)
+        _copy(os.path.join(config_dir, name), saved)
+    except (OSError, WriteError) as exc:
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise RollbackError("cannot save a copy of %s in %s before changing it, nothing was written: %s"
+                            % (name, directory, reason_of(exc)))
     return saved
 
 
@@ -44,10 +62,24 @@ def pending(config_dir):
 
 
 def restore(config_dir):
-    """Put every saved copy back in place atomically; return the names restored."""
+    """Put every saved copy back in place, as one unit as far as a file system allows: all
+    copies are written next to their targets and synced first (a full disk fails here,
+    with no file replaced), then renamed in place one right after the other. Returns the
+    names restored; the copies stay until discard()."""
     names = pending(config_dir)
-    for name in names:
-        _copy(os.path.join(rollback_dir(config_dir), name), os.path.join(config_dir, name))
+    staged = []
+    try:
+        for name in names:
+            source = os.path.join(rollback_dir(config_dir), name)
+            with open(source, "rb") as handle:
+                data = handle.read()
+            staged.append((stage_file(os.path.join(config_dir, name), data, like=source, keep_times=True),
+                           os.path.join(config_dir, name)))
+        commit_files(staged)
+    except (OSError, WriteError) as exc:
+        discard_staged(staged)
+        raise RollbackError("cannot put back %s from %s, none was replaced: %s"
+                            % (" and ".join(names), rollback_dir(config_dir), reason_of(exc)))
     return names
 
 
@@ -57,17 +89,13 @@ def discard(config_dir):
 
 
 def _copy(source, target):
-    """Copy bytes, mode, times and owner to a temporary file next to target, then rename."""
-    fd, tmp_path = tempfile.mkstemp(prefix=".%s." % os.path.basename(target), dir=os.path.dirname(target))
+    """Copy bytes, mode, times and owner to a synced temporary file next to target, then
+    rename it and sync the directory."""
+    with open(source, "rb") as handle:
+        data = handle.read()
+    staged = [(stage_file(target, data, like=source, keep_times=True), target)]
     try:
-        with os.fdopen(fd, "wb") as handle, open(source, "rb") as original:
-            shutil.copyfileobj(original, handle)
-        shutil.copystat(source, tmp_path)
-        if os.geteuid() == 0:
-            info = os.stat(source)
-            os.chown(tmp_path, info.st_uid, info.st_gid)
-        os.replace(tmp_path, target)
-    except BaseException:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
+        commit_files(staged)
+    except OSError:
+        discard_staged(staged)
         raise

@@ -65,6 +65,9 @@ options:
         them; C(state=absent) means neither the source nor a built file of any type may exist);
         C(maildirs) (C({users, name, mode, skel_dir, home_mailbox, config_dir}) as for
         M(postmaster.mail.maildir));
+        C(postfix_daemon) (C({running, config_dir}): Postfix's master process runs, or not, as
+        C(postfix status) sees it, and no C(main.cf) or C(master.cf) is written but not applied, that is,
+        has a pending copy in C(.postmaster-rollback/), see M(postmaster.mail.postfix_apply));
         C(postfix_facts) (C({facts, config_dir}): the M(postmaster.mail.postfix_info) result the
         rest of this desired state was computed from, for example one cached on the control
         node; any of its keys that differs from what the host's Postfix reports now counts as drift)."

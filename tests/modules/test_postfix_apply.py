@@ -8,14 +8,21 @@ as a playbook would run them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
+import sys
+import tempfile
 import time
 
 import pytest
 
 from conftest import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / ".cache" / "collections"))
+
+from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback  # noqa: E402
 
 IMAGE = "localhost/debian-bookworm:base"
 # The base image with postfix installed, kept between runs (apt takes minutes here).
@@ -234,6 +241,125 @@ def test_stopped_postfix_stays_stopped(postfix):
 def test_missing_config_dir_is_one_line(postfix):
     result = run_module("postfix_apply", {"config_dir": "/etc/postfix-nowhere"})
     assert_failed(result, "/etc/postfix-nowhere/main.cf does not exist")
+
+
+def test_failed_recovery_keeps_the_copies(postfix):
+    """When Postfix does not run on the restored copies either, they stay pending (the
+    next run's drift check sees them), and the failure says so."""
+    sh("ip addr add %s/32 dev lo" % SPARE)
+    occupy(SPARE, 25)
+    postconf({"inet_interfaces": ["127.0.0.1", SPARE]})
+    # The copy fails the same way: it asks for the occupied address too.
+    sh("sed -i 's/^inet_interfaces = .*/inet_interfaces = 127.0.0.1, %s/' %s/main.cf" % (SPARE, ROLLBACK))
+    result = run_module("postfix_apply", {"restart": True})
+    assert_failed(result, "Postfix is not running after the restart", "restored main.cf",
+                  "Postfix failed on them too", "the copies stay in %s" % ROLLBACK)
+    assert sh("ls %s" % ROLLBACK).split() == ["main.cf"]
+    assert file_bytes("main.cf") == file_bytes(".postmaster-rollback/main.cf")
+
+
+def test_only_if_needed_does_nothing_on_a_running_postfix(postfix):
+    pid = master_pid()
+    for check_mode in (True, False):
+        result = run_module("postfix_apply", {"only_if_needed": True, "restart": True}, check_mode=check_mode)
+        assert_ok(result)
+        assert result["changed"] is False and result["performed"] == "none"
+    assert master_pid() == pid
+
+
+def test_only_if_needed_starts_a_killed_master(postfix):
+    """The postfix unit is a oneshot wrapper that stays active when the master process
+    dies: `postfix status` is what counts."""
+    sh("kill -KILL %s" % master_pid())
+    for dummy in range(50):
+        if not running():
+            break
+        time.sleep(0.1)
+    assert "active" == sh("systemctl is-active postfix", check=False).strip()
+    result = run_module("postfix_apply", {"only_if_needed": True, "restart": True}, check_mode=True)
+    assert result["changed"] is True and not running()
+    result = run_module("postfix_apply", {"only_if_needed": True, "restart": True})
+    assert_ok(result)
+    assert result["changed"] is True and result["performed"] == "restart"
+    assert running()
+
+
+def test_only_if_needed_applies_a_pending_copy(postfix):
+    pid = master_pid()
+    postconf({"message_size_limit": 20480000})
+    result = run_module("postfix_apply", {"only_if_needed": True})
+    assert_ok(result)
+    assert result["changed"] is True and result["performed"] == "reload" and result["pending"] == ["main.cf"]
+    assert master_pid() == pid
+    assert sh("test -e %s && echo left || echo gone" % ROLLBACK).strip() == "gone"
+
+
+def test_only_if_needed_stops_a_postfix_meant_to_be_stopped(postfix):
+    result = run_module("postfix_apply", {"only_if_needed": True, "running": False})
+    assert_ok(result)
+    assert result["changed"] is True and result["performed"] == "stop"
+    assert not running()
+    result = run_module("postfix_apply", {"only_if_needed": True, "running": False})
+    assert result["changed"] is False and result["performed"] == "none"
+
+
+# --- the rollback area on this machine (no container) ---------------------------------------
+
+@pytest.fixture
+def config_dir(tmp_path):
+    (tmp_path / "main.cf").write_text("myhostname = old.example\n")
+    (tmp_path / "master.cf").write_text("smtp inet n - y - - smtpd\n")
+    rollback.save(str(tmp_path), "main.cf")
+    rollback.save(str(tmp_path), "master.cf")
+    (tmp_path / "main.cf").write_text("myhostname = new.example\n")
+    (tmp_path / "master.cf").write_text("smtp inet n - y - - smtpd -v\n")
+    return tmp_path
+
+
+def test_restore_is_one_unit_when_the_disk_fills(config_dir, monkeypatch):
+    """Both copies are written before either file is replaced: a full disk on the second
+    leaves both files as they were, and no temporary file behind."""
+    real_mkstemp = tempfile.mkstemp
+    calls = []
+
+    def mkstemp(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    with pytest.raises(Exception) as raised:
+        rollback.restore(str(config_dir))
+    assert "No space left on device" in str(raised.value)
+    assert (config_dir / "main.cf").read_text() == "myhostname = new.example\n"
+    assert (config_dir / "master.cf").read_text() == "smtp inet n - y - - smtpd -v\n"
+    assert sorted(os.listdir(config_dir)) == [".postmaster-rollback", "main.cf", "master.cf"]
+    assert rollback.pending(str(config_dir)) == ["main.cf", "master.cf"]
+
+
+def test_copies_and_restores_reach_the_disk(config_dir, monkeypatch):
+    """fsync of each new file before its rename, and of its directory after."""
+    synced = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        synced.append(os.readlink("/proc/self/fd/%d" % fd))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    rollback.discard(str(config_dir))
+    rollback.save(str(config_dir), "main.cf")
+    copies = str(config_dir / rollback.ROLLBACK_DIR)
+    # The new directory's entry, the copy before its rename, the copy's directory entry.
+    assert synced[0] == str(config_dir) and synced[2] == copies, synced
+    assert os.path.dirname(synced[1]) == copies and os.path.basename(synced[1]).startswith(".main.cf."), synced
+    del synced[:]
+    (config_dir / "main.cf").write_text("myhostname = newer.example\n")
+    assert rollback.restore(str(config_dir)) == ["main.cf"]
+    assert len(synced) == 2 and synced[1] == str(config_dir), synced
+    assert os.path.basename(synced[0]).startswith(".main.cf."), synced
+    assert (config_dir / "main.cf").read_text() == "myhostname = new.example\n"
 
 
 def open_baseline(name):
