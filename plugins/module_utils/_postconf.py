@@ -157,7 +157,7 @@ def _last_line(text):
 
 def _live_path(message, stage_dir, config_dir):
     """A Postfix message about the scratch copy, naming the live directory instead."""
-    for path in {stage_dir, os.path.realpath(stage_dir)}:
+    for path in (stage_dir, os.path.realpath(stage_dir)):
         message = message.replace(path, config_dir)
     return message
 

@@ -23,14 +23,14 @@ description:
   - A C($name), C(${name}) or C($(name)) reference to a parameter that Postfix does not know
     and main.cf does not define is refused with the closest known names (Postfix would expand
     it to nothing), unless O(allow_custom=true). Write C($$) for a literal C($).
-  - Values Postfix reads without complaint but fails on later are refused too: a
+  - Values Postfix reads without complaint but fails on later are refused too, such as a
     C(relayhost) or C(smtp_fallback_relay) that is not C(host), C(host:port), C([host]) or
     C([host]:port) with a port from 1 to 65535 (IPv6 addresses as C([2001:db8::1]) or
     C([ipv6:2001:db8::1])); a C(compatibility_level) higher than the installed Postfix
     (0, 1 or 2 on Postfix 3.5; also 3.6 up to the installed version on Postfix 3.6 and later);
     TLS security levels, TLS files and lookup tables that do not exist.
   - A main.cf that holds a carriage return that does not end a line, or a NUL byte, is not
-    edited: Postfix reads such a line differently from other tools. Remove the character by hand.
+    edited, because Postfix reads such a line differently from other tools. Remove the character by hand.
   - Reports whether the change needs a C(postfix reload) or a full restart.
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
