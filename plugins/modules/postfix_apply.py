@@ -84,7 +84,7 @@ notes:
   - A copy stays pending until this module runs. When a run changes the files and stops
     before its handlers, M(postmaster.mail.drift_check) reports the configuration as written
     but not applied, and the postmaster.mail.postfix role applies the files in place (this
-    module with O(only_if_needed)) before it writes anything: when Postfix runs on them the
+    module with O(only_if_needed)) before it writes anything. When Postfix runs on them the
     copy is discarded, when it does not the copy goes back. So a copy never outlives the
     next run, and a later failure never restores a copy older than files Postfix ran with.
   - When Postfix does not run on the restored copies either, the copies are kept, and the
