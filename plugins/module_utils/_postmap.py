@@ -210,7 +210,10 @@ def redact(text, header="", changed_keys=()):
     (folded) are marked, so a secret that changes still shows as a changed line.
     Comments other than the header are redacted too: they may hold an old secret."""
     lines = []
-    for line in text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"):
+    given = text.split("\n")  # Postfix's line breaks only (str.splitlines() knows many more)
+    if given[-1] == "":
+        given.pop()
+    for line in given:
         stripped = line.strip()
         if not stripped or (header and line + "\n" == header):
             lines.append(line)

@@ -18,8 +18,9 @@ description:
   - Both files are made as staged copies next to the live ones and renamed into place, so
     Postfix sees the old table or the new one, never a half-built one, and a failed build
     changes nothing. The built file gets the same mode and owner as the source file.
-  - Every entry is checked before anything is written. Keys with white space, values with
-    line breaks, and keys that Postfix would read as the same key are refused.
+  - Every entry is checked before anything is written. Empty keys, keys with white space or a
+    leading C(#), keys and values with line breaks (also Unicode line separators), tabs or other
+    control characters, and keys that Postfix would read as the same key are refused.
   - Returns RV(map_reference), the C(type:path) to put in main.cf.
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
@@ -50,9 +51,12 @@ options:
         C({key: ..., value: ...}) items. They are written in the order given."
       - A key is one word without white space, for example C(user@example.org),
         C(example.org), C(.example.org), C([smtp.example.org]:587) or C(192.0.2.1).
-        Postfix folds keys to lower case, so keys that differ only in case are refused.
-      - A value is one line. A list value is joined with C(, ) (as in C(virtual) alias
-        tables). Quote C(yes), C(no) and other words YAML reads as booleans.
+        Postfix folds keys to lower case (with full Unicode case folding when C(smtputf8_enable)
+        is on), so keys that differ only in case, such as C(Straße) and C(STRASSE), are refused.
+      - An V(lmdb) key has at most 510 bytes.
+      - A value is one line without control characters (a tab included). A list value is joined
+        with C(, ) (as in C(virtual) alias tables). Quote C(yes), C(no) and other words YAML reads
+        as booleans.
       - Never written to the managed host's log. Values are shown in the result and the
         diff unless O(secret=true).
       - Required with O(state=present). The source file holds exactly these entries; other

@@ -17,7 +17,8 @@ description:
   - A policy Postfix would reject at delivery time (and then defer the mail) is refused
     here with a one-line message, and nothing is written. For example C(match) with level
     V(encrypt), C(tafile) with level V(dane), a fingerprint of the wrong length, or level
-    V(dane) without DNSSEC.
+    V(dane) without DNSSEC. White space, commas, braces, line breaks and other control
+    characters in any value are refused, as they would end an attribute or a table line.
   - Returns RV(map_reference), the C(type:path) to put in C(smtp_tls_policy_maps).
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
@@ -51,7 +52,7 @@ options:
           - The next-hop destination as Postfix looks it up, one of V(example.org) (the
             domain), V(.example.org) (its subdomains), V([mail.example.org]),
             V([mail.example.org]:587) or V(example.org:587). An IP address goes in
-            brackets, for example V([192.0.2.10]:25).
+            brackets, for example V([192.0.2.10]:25); an IPv6 scope (C(%eth0)) is refused.
         type: str
         required: true
       level:

@@ -280,3 +280,8 @@ def test_redact_never_splits_a_value_at_a_unicode_line_separator():
     text = "# header\nkey first\u2028secret second\x85third\n"
     assert redact(text) == "# ********\nkey ********\n"
     assert parse_source(text) == {"key": "first\u2028secret second\x85third"}
+
+
+@pytest.mark.parametrize("text", ["", "\n", "a b\n", "a b"])
+def test_redact_keeps_the_line_count(text):
+    assert redact(text).count("\n") == len(text.split("\n")) - (1 if text.endswith("\n") else 0)
