@@ -52,7 +52,7 @@ options:
           - Two V(inet) entries on one listener are refused, because Postfix then serves the port
             with only one of them (the last entry for V(587) and V(submission); either one, or
             neither, for V(0.0.0.0:587) and V(submission)). This counts entries already in
-            master.cf: change the existing entry instead, or remove it with
+            master.cf; change the existing entry instead, or remove it with
             O(services[].state=absent) in the same call.
         type: str
         required: true
