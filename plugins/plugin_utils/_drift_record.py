@@ -30,7 +30,11 @@ def clean_record(task, role, result):
     it was checked with, as "ROLE_UUID:DIGEST". A role skips its own check only when its
     role_uuid and desired state match (and on its first run on the host), so a later play,
     with other role instances, checks again. A check whose role is not in this play exactly
-    once is not recorded."""
+    once is not recorded.
+
+    The digest is of the desired state without the digests of secrets (a digest of those would
+    be shown with the facts): a role is recorded only when its secrets matched too, in the
+    variables of the task that checked, and every run's first check compares them again."""
     instances = {}
     for instance in _play_roles(task):
         instances.setdefault(instance.get_name(include_role_fqcn=False), []).append(instance)

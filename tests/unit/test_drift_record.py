@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
 
 from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (  # noqa: E402
-    clean_record, write_facts_cache)
+    clean_record, role_secret_digests, write_facts_cache)
 
 
 class Role:
@@ -100,3 +100,14 @@ def test_malformed_controller_options_are_refused_in_one_line():
                                ("postfix", {"path": "/tmp/x.json", "keys": "installed"}, "postfix_facts_cache must be")):
         message = controller_option_problem(role, cache)
         assert words in message and "\n" not in message
+
+
+def test_secret_digests_come_from_each_checked_role_variable():
+    """Only the checks given, only variables that render to a dictionary."""
+    task_vars = {"__postfix_drift_secrets": "POSTFIX", "__tls_drift_secrets": "BROKEN",
+                 "__stunnel_drift_secrets": "STUNNEL", "__mail_client_drift_secrets": "LIST"}
+    rendered = {"POSTFIX": {"/etc/postfix/sasl": "ab" * 32}, "BROKEN": None, "STUNNEL": {"/etc/s": "cd" * 32},
+                "LIST": ["/etc/x"]}
+    checks = {"postfix": {}, "tls": {}, "mail_client": {}, "maildir": {}}
+    assert role_secret_digests(rendered.get, task_vars, checks) == {"/etc/postfix/sasl": "ab" * 32}
+    assert role_secret_digests(rendered.get, task_vars, "not checks") == {}
