@@ -11,6 +11,7 @@ Private to postmaster.mail: no stability promise for other collections.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -19,6 +20,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maildir import ha
 # ansible.builtin.blockinfile's marker; {mark} becomes BEGIN or END.
 MARKER = "# {mark} postmaster.mail managed block"
 MARKER_TEXT = "postmaster.mail managed block"
+REFUSED = "refused: the settings do not pass the role's checks"
 PROFILE_PATH = "/etc/profile.d/postmaster-mail.sh"
 # What the block always sets, before the user's own settings.
 FIXED_SETTINGS = ("set emptystart", "set folder=%s", "set record=+sent", "set newfolders=maildir")
@@ -97,11 +99,18 @@ def profile(folder):
 
 
 def model(folder, extra_settings, packages=None):
-    """Everything the role writes, and why it must not (`problem`, '' when all is well)."""
+    """Everything the role writes, and why it must not (`problem`, '' when all is well).
+
+    `block_sha256` is what postmaster.mail.drift_check compares with the block on the host
+    (the lines between the markers, joined with line breaks); for refused settings it is
+    REFUSED, which no block matches, so the role always reaches its assert and stops there."""
+    found = problem(folder, extra_settings, packages)
+    text = block(folder, extra_settings)
     return dict(
-        problem=problem(folder, extra_settings, packages),
+        problem=found,
         marker=MARKER,
-        block=block(folder, extra_settings),
+        block=text,
+        block_sha256=REFUSED if found else hashlib.sha256("\n".join(text.splitlines()).encode("utf-8")).hexdigest(),
         profile=profile(folder),
         profile_path=PROFILE_PATH,
     )

@@ -20,9 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collect
 from ansible.module_utils import basic  # noqa: E402
 from ansible.modules import blockinfile  # noqa: E402
 
+from ansible_collections.postmaster.mail.plugins.module_utils._drift import block_lines, sha256  # noqa: E402
 from ansible_collections.postmaster.mail.plugins.plugin_utils._mail_client import (  # noqa: E402
     FIXED_SETTINGS,
     MARKER,
+    REFUSED,
     model,
     problem,
 )
@@ -90,9 +92,10 @@ def test_bad_packages(packages):
     assert "mail_client: mail_client_packages" in problem("Maildir", [], packages)
 
 
-def test_a_refused_state_still_renders_for_the_drift_check():
+def test_a_refused_state_still_renders_and_never_matches_a_host():
     state = model(["Maildir"], "set hold", ("s-nail",))
     assert state["problem"] and state["block"] and state["profile"]
+    assert state["block_sha256"] == REFUSED
 
 
 # --- the writer, for real -------------------------------------------------------------------
@@ -131,10 +134,12 @@ OTHER_LINE = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")
 @given(folder=FOLDER, extra=st.lists(SETTING, max_size=4), before=st.lists(OTHER_LINE, max_size=4),
        previous=st.lists(st.sampled_from(["set hold", "set folder=Old"]), max_size=2))
 def test_any_settings_are_refused_or_written_exactly(tmp_path_factory, folder, extra, before, previous):
-    """Either the role refuses the settings in one line naming the variable, or the file holds
-    exactly one block with the given settings as separate lines, and no line outside changes."""
+    """Either the role refuses the settings in one line naming the variable (and the drift check
+    can never find them on a host), or the file holds exactly one block with the given settings
+    as separate lines, no line outside changes, and the drift check finds the block unchanged."""
     state = model(folder, extra, ["s-nail"])
     if state["problem"]:
+        assert state["block_sha256"] == REFUSED
         assert "\n" not in state["problem"]
         assert state["problem"].startswith(("mail_client: mail_client_folder ", "mail_client: mail_client_extra_settings "))
         return
@@ -150,3 +155,4 @@ def test_any_settings_are_refused_or_written_exactly(tmp_path_factory, folder, e
     assert lines[start + 1:end] == expected_lines(folder, extra)
     assert lines[:start] + lines[end + 1:] == outside
     assert write_block(path, state)["changed"] is False
+    assert sha256(block_lines(path.read_text(), BEGIN, END)) == state["block_sha256"]
