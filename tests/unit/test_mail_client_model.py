@@ -7,6 +7,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -156,3 +159,55 @@ def test_any_settings_are_refused_or_written_exactly(tmp_path_factory, folder, e
     assert lines[:start] + lines[end + 1:] == outside
     assert write_block(path, state)["changed"] is False
     assert sha256(block_lines(path.read_text(), BEGIN, END)) == state["block_sha256"]
+
+
+# --- read back by s-nail itself (when it is installed on this machine) ----------------------
+
+def snail_variables(path, names, home):
+    """What s-nail holds for each variable after reading `path` as its resource file
+    (`varshow` prints `set NAME=VALUE`, `set NAME` for a flag, `#variable not set: NAME`)."""
+    completed = subprocess.run(
+        ["s-nail", "-:/", "-#", "-X", "source %s" % path, "-X", "varshow %s" % " ".join(names), "-X", "xit"],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False, timeout=30,
+        env=dict(os.environ, HOME=str(home), LC_ALL="C.UTF-8"))
+    assert completed.returncode == 0, completed.stderr
+    values = {}
+    for line in completed.stdout.splitlines():
+        if line.startswith("set "):
+            name, equals, value = line[4:].partition("=")
+            values[name] = value if equals else True
+    return values
+
+
+needs_snail = pytest.mark.skipif(shutil.which("s-nail") is None, reason="s-nail is not installed here")
+SNAIL_VALUE = st.text(st.sampled_from("abcXYZ019_.+-/:@,%"), min_size=1, max_size=12)
+
+
+@needs_snail
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(folder=st.from_regex(r"[A-Za-z0-9_.+-]{1,8}(/[A-Za-z0-9_.+-]{1,8}){0,2}", fullmatch=True).filter(
+           lambda folder: not set(folder.split("/")) & {".", ".."}),
+       values=st.lists(SNAIL_VALUE, max_size=4))
+def test_snail_reads_the_block_back(tmp_path_factory, folder, values):
+    """s-nail, reading the file blockinfile wrote, holds the block's settings and each extra
+    setting's value exactly, and Debian's own settings outside the block still apply."""
+    extra = ["set pm_extra%d=%s" % (number, value) for number, value in enumerate(values)]
+    state = model(folder, extra, ["s-nail"])
+    assert state["problem"] == ""
+    directory = tmp_path_factory.mktemp("snail")
+    path = directory / "s-nail.rc"
+    path.write_text(DEBIAN_RC)
+    write_block(path, state)
+    names = ["emptystart", "folder", "record", "newfolders", "hold"] + ["pm_extra%d" % n for n in range(len(values))]
+    expected = {"emptystart": True, "folder": folder, "record": "+sent", "newfolders": "maildir", "hold": True}
+    expected.update(("pm_extra%d" % number, value) for number, value in enumerate(values))
+    assert snail_variables(path, names, directory) == expected
+
+
+@needs_snail
+def test_snail_joins_a_line_that_ends_in_a_backslash(tmp_path):
+    """Why a trailing backslash is refused: s-nail reads the next line as part of it."""
+    path = tmp_path / "s-nail.rc"
+    path.write_text("set pm_a=x\\\nset pm_b=1\n")
+    assert snail_variables(path, ["pm_a", "pm_b"], tmp_path)["pm_a"] != "x"
+    assert problem("Maildir", ["set pm_a=x\\"])
