@@ -4,15 +4,13 @@ refuses them (main.cf byte-identical), or Postfix reads back exactly the values 
 (`postconf -n` and `postconf -h NAME`), no other parameter changes, and a second plan
 finds nothing to change.
 
-The backend runs in this process with a small stand-in for AnsibleModule, so an example
-costs a few postconf runs, not a module start."""
+The backend runs in this process with property_support's stand-in for AnsibleModule,
+so an example costs a few postconf runs, not a module start."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -20,35 +18,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from conftest import COLLECTIONS_DIR, POSTFIX_SHARE, age_files
+from conftest import POSTFIX_SHARE, age_files
+from property_support import FakeModule  # also puts the collection on sys.path
 
-sys.path.insert(0, str(COLLECTIONS_DIR))
-
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError, edit_main_cf  # noqa: E402
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf, describe  # noqa: E402
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import parse_settings  # noqa: E402
-
-
-class LocalModule(object):
-    """What MainCf uses of AnsibleModule, run in this process."""
-
-    def get_bin_path(self, name, opt_dirs=None, required=False):
-        return shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", "")] + list(opt_dirs or [])))
-
-    def run_command(self, command, environ_update=None):
-        completed = subprocess.run(command, capture_output=True, env=dict(os.environ, **(environ_update or {})),
-                                   check=False)
-        return (completed.returncode, completed.stdout.decode("utf-8", "surrogateescape"),
-                completed.stderr.decode("utf-8", "surrogateescape"))
-
-    def fail_json(self, **kwargs):
-        raise AssertionError(kwargs)
-
-    def backup_local(self, path):
-        raise AssertionError("no backups here")
-
-    def atomic_move(self, source, destination):
-        os.replace(source, destination)
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError, edit_main_cf
+from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf, describe
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import parse_settings
 
 
 # Pieces that exercise the writer's rules: references (known, unknown, malformed), next-hop
@@ -112,7 +87,7 @@ def test_refused_or_read_back_exactly_as_reported(base_dir, parameters):
         age_files(config_dir)
         before_bytes = (config_dir / "main.cf").read_bytes()
         before = explicit_settings(config_dir)
-        module = LocalModule()
+        module = FakeModule()
         main_cf = MainCf(module, str(config_dir))
         try:
             text, current = main_cf.read()
