@@ -19,7 +19,7 @@ description:
 author: postmaster.mail contributors (@postmaster-mail)
 options:
   _input:
-    description: The folder relative to the home directory, as R(mail_client_folder,ansible_collections.postmaster.mail.mail_client_role).
+    description: The folder relative to the home directory, as C(mail_client_folder) of the postmaster.mail.mail_client role.
     type: raw
     required: true
   extra_settings:

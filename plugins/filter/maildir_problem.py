@@ -14,11 +14,11 @@ description:
 author: postmaster.mail contributors (@postmaster-mail)
 options:
   _input:
-    description: The Maildir name, as R(maildir_name,ansible_collections.postmaster.mail.maildir_role).
+    description: The Maildir name, as C(maildir_name) of the postmaster.mail.maildir role.
     type: raw
     required: true
   users:
-    description: The users, as R(maildir_users,ansible_collections.postmaster.mail.maildir_role).
+    description: The users, as C(maildir_users).
     type: raw
     default: []
   config_dir:
