@@ -330,7 +330,7 @@ def tls_policy_source(policies, postfix_version, dns_support_level=""):
 
 
 def _table(kind, maps_type, config_dir, source, **arguments):
-    name, mode, module = TABLES[kind]
+    dummy, mode, module = TABLES[kind]
     return dict({"path": _table_path(kind, config_dir), "type": maps_type, "mode": mode, "owner": "root",
                  "group": "root", "module": module, "secret": kind == "sasl", "source": source,
                  "sha256": sha256(source)}, **arguments)

@@ -9,10 +9,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 # See tests/unit/test_maincf.py for why sys.path is set here and not in a conftest.py.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
 
+from ansible_collections.postmaster.mail.plugins.filter.postfix_desired_state import postfix_desired_state  # noqa: E402
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model import (  # noqa: E402
     FACTS_CACHE_KEYS,
     PostfixSettingsError,
@@ -20,6 +25,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model imp
     select_facts,
     sha256,
 )
+from ansible_collections.postmaster.mail.plugins.module_utils._postmap import parse_source  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = yaml.safe_load((Path(__file__).with_suffix(".yaml")).read_text())
@@ -192,9 +198,6 @@ def test_select_facts(registered, play, cached, expected):
 
 
 def test_filter_refuses_in_one_line():
-    from ansible.errors import AnsibleFilterError
-    from ansible_collections.postmaster.mail.plugins.filter.postfix_desired_state import postfix_desired_state
-
     settings = case_settings({"settings": {"postfix_relay": {"host": "hub.example.org", "port": 0}}})
     with pytest.raises(AnsibleFilterError) as raised:
         postfix_desired_state(settings, CASES["facts"]["postfix_3_7"])
@@ -202,8 +205,6 @@ def test_filter_refuses_in_one_line():
 
 
 def test_filter_picks_the_facts():
-    from ansible_collections.postmaster.mail.plugins.filter.postfix_desired_state import postfix_desired_state
-
     settings = case_settings({"settings": {"postfix_smtpd_tls_chain_files": ["/etc/ssl/mail.pem"]}})
     state = postfix_desired_state(settings, None, play_facts={"installed": False},
                                   cached_facts=CASES["facts"]["postfix_3_3"])
@@ -212,11 +213,6 @@ def test_filter_picks_the_facts():
 
 
 # --- properties (Hypothesis) -----------------------------------------------------------------
-
-from hypothesis import HealthCheck, given, settings as hypothesis_settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from ansible_collections.postmaster.mail.plugins.module_utils._postmap import parse_source  # noqa: E402
 
 DOMAINS = ["example.net", "example.com", "Example.org", "sub.example.net"]
 
