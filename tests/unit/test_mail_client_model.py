@@ -180,14 +180,14 @@ def snail_variables(path, names, home):
 
 
 needs_snail = pytest.mark.skipif(shutil.which("s-nail") is None, reason="s-nail is not installed here")
+GOOD_FOLDER = st.from_regex(r"[A-Za-z0-9_.+-]{1,8}(/[A-Za-z0-9_.+-]{1,8}){0,2}", fullmatch=True).filter(
+    lambda folder: not set(folder.split("/")) & {".", ".."})
 SNAIL_VALUE = st.text(st.sampled_from("abcXYZ019_.+-/:@,%"), min_size=1, max_size=12)
 
 
 @needs_snail
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(folder=st.from_regex(r"[A-Za-z0-9_.+-]{1,8}(/[A-Za-z0-9_.+-]{1,8}){0,2}", fullmatch=True).filter(
-           lambda folder: not set(folder.split("/")) & {".", ".."}),
-       values=st.lists(SNAIL_VALUE, max_size=4))
+@given(folder=GOOD_FOLDER, values=st.lists(SNAIL_VALUE, max_size=4))
 def test_snail_reads_the_block_back(tmp_path_factory, folder, values):
     """s-nail, reading the file blockinfile wrote, holds the block's settings and each extra
     setting's value exactly, and Debian's own settings outside the block still apply."""
