@@ -100,7 +100,7 @@ PLAYBOOK = """\
           needs_facts: "{{ __postfix_needs_facts }}"
           info_wanted: "{{ __postfix_info_wanted }}"
           drift_spec: "{{ __postfix_drift_spec }}"
-          secret_digests: "{{ lookup('ansible.builtin.vars', '__postfix_drift_secrets', default=none) }}"
+          secret_digests: "{{ lookup('ansible.builtin.vars', '__postfix_drift_secrets', default={}) }}"
           sasl_entries: "{{ __postfix_sasl_entries if __postfix_relay_sasl else none }}"
           transport_entries: "{{ __postfix_transport_entries if __postfix_relay_domains else none }}"
           tls_policies: "{{ __postfix_tls_policies }}"
@@ -122,8 +122,8 @@ def rendered(tmp_path_factory):
     return render(ORACLE, tmp_path_factory.mktemp("oracle"))
 
 
-def render(cases, directory):
-    """{case id: what today's Jinja rendered}, from one ansible-playbook run."""
+def render(cases, directory, vars_file=ROLE / "vars" / "main.yml"):
+    """{case id: what today's Jinja (vars_file) rendered}, from one ansible-playbook run."""
     hosts = {}
     for index, case in enumerate(cases):
         hosts["case%02d" % index] = dict(case["settings"], postfix_facts=CASES["facts"][case["facts"]],
@@ -134,7 +134,7 @@ def render(cases, directory):
     inventory.write_text(json.dumps({"all": {"vars": defaults, "hosts": hosts}}))
     playbook = directory / "play.yml"
     result = directory / "rendered.json"
-    playbook.write_text(PLAYBOOK % {"vars": ROLE / "vars" / "main.yml", "result": result})
+    playbook.write_text(PLAYBOOK % {"vars": vars_file, "result": result})
     completed = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), "--forks", "4", str(playbook)],
         cwd=PROJECT_ROOT, env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS_DIR)),
