@@ -11,7 +11,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 VENV="$PROJECT_ROOT/.venv"
 COLLECTIONS_DIR="$PROJECT_ROOT/.cache/collections"
 # shellcheck disable=SC2034  # read by scripts/bootstrap, which sources this file
-HOST_PACKAGES=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs python3-venv postfix postfix-lmdb postfix-cdb shellcheck)
+HOST_PACKAGES=(podman runc debootstrap uidmap slirp4netns fuse-overlayfs python3-venv postfix postfix-lmdb postfix-cdb s-nail shellcheck)
 
 require_root() {
   [ "$(id -u)" -eq 0 ] || die "run this as root: it installs packages and runs privileged containers"
