@@ -17,8 +17,19 @@ stunnel takes the listening sockets from systemd (socket activation, one per tun
 order) and never binds them. Connections made while stunnel is down wait in the socket's
 backlog until it is back.
 
+Debian's stunnel4 is linked with libsystemd on bullseye (5.56), bookworm (5.68) and trixie
+(5.74), so the listening sockets are passed (Accept=no): one stunnel process, no cost per
+connection (an inetd-style Accept=yes would start stunnel per connection). stunnel has no
+start limit here (StartLimitIntervalSec=0): a service that hits its limit fails its socket
+unit too, and systemd would close the ports. Windows that remain: the first run with the
+socket unit (the old stunnel must let go of the port before systemd binds it) and a port
+change (the new port is bound when the socket unit restarts); a squatter on the new port
+makes that start fail, and the play stops before Postfix is pointed at it.
+
 Why a path unit: stunnel reads CAfile and the client chain at start and on SIGHUP only; the
 path unit reloads it (SIGHUP, established connections stay) whenever one of those files changes.
+A SIGHUP in the first moment after start, before stunnel handles it, ends stunnel; systemd
+starts it again a second later, with the new files either way.
 
 Private to postmaster.mail: no stability promise for other collections.
 """
