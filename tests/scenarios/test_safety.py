@@ -2,17 +2,20 @@
 policies, three Maildir users):
 
 - secrets: a `-vvv --diff` run that rewrites the SASL table and the keys shows neither the
-  password nor a line of any private key, and key files and SASL tables are 0600 root;
+  password, nor a digest of it or of the SASL table, nor a line of any private key, in its
+  output or the host's journal, and key files and SASL tables are 0600 root;
 - bad inputs: dozens of bad values for the modules and the roles each fail with a one-line
   message that says what is wrong, and no configuration file on the host changes;
 - no mail lost: a stream of at least 500 messages runs through a reload and a restart,
   and every message lands in a Maildir exactly once with the queue empty afterwards;
 - switching off: moving the relay to the tunnel, then switching it and the TLS policies
-  off, removes from main.cf and master.cf what they wrote, and a re-run changes nothing.
+  off, removes from main.cf and master.cf what they wrote, and the SASL table with the
+  password, and a re-run changes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -132,6 +135,13 @@ def where(output, secret):
     return before[before.rfind("TASK ["):].split("\n", 1)[0]
 
 
+def derived_values(secrets):
+    """The hex digests an attacker with a word list could match: of each secret text (the
+    password, user:password, the SASL table's source), with the hashes Ansible's hash filter offers."""
+    return {hashlib.new(algorithm, text.encode()).hexdigest(): "%s of %r" % (algorithm, text[:40])
+            for text in secrets for algorithm in ("md5", "sha1", "sha256", "sha512")}
+
+
 def assert_secret_files_private(host):
     listing = host.sh("stat -c '%%a %%U %%G %%n' %s" % SECRET_FILES).splitlines()
     assert len(listing) >= 4, listing   # SASL source and built table, server and client chain
@@ -155,6 +165,7 @@ def test_secret_files_are_0600_root(host):
 def test_verbose_diff_run_that_rewrites_secrets_shows_none(host):
     pki = host.root / "pki"
     old_password = yaml.safe_load(host.secrets.read_text())["safety_relay_password"]
+    old_source = host.sh("cat /etc/postfix/postmaster_sasl_passwd")
     old_lines = key_lines(pki)
     new_password = "Rotated-%s" % old_password[::-1]
     host.set_password(new_password)
@@ -173,6 +184,13 @@ def test_verbose_diff_run_that_rewrites_secrets_shows_none(host):
     journal = host.sh("journalctl --no-pager -o cat 2>/dev/null; cat /var/log/syslog /var/log/mail.log 2>/dev/null; true")
     assert "Invoked with" in journal
     assert old_password not in journal and new_password not in journal, "password in the host's logs"
+    # Nor any digest of it (drift_check used to send the SASL table's SHA-256 in its logged checks).
+    new_source = host.sh("cat /etc/postfix/postmaster_sasl_passwd")
+    user = mission_vars(host.root)["postfix_relay"]["username"]
+    derived = derived_values([old_password, new_password, "%s:%s" % (user, old_password),
+                              "%s:%s" % (user, new_password), old_source, new_source])
+    assert sorted(why for value, why in derived.items() if value in output) == [], "digests of secrets in the output"
+    assert sorted(why for value, why in derived.items() if value in journal) == [], "digests of secrets in the journal"
     leaked = sorted(line for line in old_lines | new_lines if line in output)
     assert leaked == [], "private key lines in the output of %s" % sorted({where(output, line) for line in leaked})
     # The run really rewrote the secrets: the table holds the new password, Postfix uses the new chain.
@@ -331,6 +349,9 @@ RELAY_PARAMETERS = ("default_transport", "transport_maps", "smtp_sasl_auth_enabl
                     "smtp_sasl_security_options", "smtp_sasl_tls_security_options")
 
 
+SASL_TABLE = "/etc/postfix/postmaster_sasl_passwd"
+
+
 def set_parameters(host, names):
     """The names among `names` that main.cf sets (postconf -n)."""
     shown = host.sh("postconf -n %s 2>/dev/null || true" % " ".join(names))
@@ -340,16 +361,20 @@ def set_parameters(host, names):
 def test_relay_and_policies_switched_off_leave_no_routes_behind(host):
     """Runs last: it takes the relay apart. SMTPS relay to stunnel, then no relay and no TLS
     policies: each step removes what the previous settings wrote to main.cf and master.cf,
-    Postfix's configuration stays valid, and a re-run changes nothing."""
+    Postfix's configuration stays valid, the SASL table with the password is removed once
+    Postfix has reloaded without it, and a re-run changes nothing."""
     relay = mission_vars(host.root)["postfix_relay"]
     through_tunnel = dict(relay, method="stunnel", tunnel_port=10465)
     host.playbook(HERE / "reconfigure.yml", "-e", json.dumps({"postfix_relay": through_tunnel}))
     assert host.sh("postconf -M postmaster-smtps/unix").strip() == ""
     assert set_parameters(host, ["default_transport"]) == []
     assert host.sh("postmap -q relay.safety.test $(postconf -h transport_maps)").strip() == "smtp:[127.0.0.1]:10465"
+    assert host.sh("ls /etc/postfix/postmaster_sasl_passwd*").split() == [SASL_TABLE, SASL_TABLE + ".db"]
 
     switched_off = json.dumps({"postfix_relay": None, "postfix_tls_policies": []})
     host.playbook(HERE / "reconfigure.yml", "-e", switched_off)
     assert set_parameters(host, RELAY_PARAMETERS + ("smtp_tls_policy_maps",)) == []
+    # The SASL table, with the password, goes once Postfix runs without it.
+    assert host.sh("ls /etc/postfix/postmaster_sasl_passwd* 2>/dev/null || true").split() == []
     host.sh("postfix check")
     assert recap_changed(host.playbook(HERE / "reconfigure.yml", "-e", switched_off).stdout, host.name) == 0
