@@ -31,10 +31,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     render_value,
     same_value,
 )
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import (
-    DEFAULT_CONFIG_DIR,
-    close_parameter_names,
-)
+from ansible_collections.postmaster.mail.plugins.module_utils._postconf import close_parameter_names
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import age_file, postconf
 
 SERVICE_TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")
@@ -598,10 +595,10 @@ def references(entry, names):
 class MasterCf(object):
     def __init__(self, module, config_dir=None):
         self.module = module
-        # Without config_dir, postconf honours MAIL_CONFIG; so does the path written.
-        self.config_dir = config_dir or os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIR
-        self.path = os.path.join(self.config_dir, "master.cf")
         self.postconf = postconf(module, config_dir)
+        # config_dir, else MAIL_CONFIG, else /etc/postfix (_postfix_tools.config_directory).
+        self.config_dir = self.postconf.directory
+        self.path = os.path.join(self.config_dir, "master.cf")
         self.warnings = []
 
     def read(self):
@@ -611,14 +608,14 @@ class MasterCf(object):
             if not os.path.isfile(path):
                 raise MasterCfError("%s does not exist: install Postfix first, or point config_dir at the "
                                     "directory that holds main.cf and master.cf" % path)
-        rc, stdout, stderr = self.postconf.run(["-M"], check=False)
+        rc, stdout, stderr = self.postconf.services(check=False)
         if rc != 0:
             raise MasterCfError("Postfix cannot read %s, fix it first: %s" % (self.path, _last_line(stderr)))
         return parse_postconf_m(stdout)
 
     def interfaces(self):
         """The addresses an inet service without a host listens on (None: all)."""
-        return interface_addresses(self.postconf.run(["-xh", "inet_interfaces"])[1])
+        return interface_addresses(self.postconf.value("inet_interfaces", expand=True))
 
     def stage(self, changes):
         """Apply the changes to a scratch copy of the configuration with postconf itself,
@@ -645,7 +642,7 @@ class MasterCf(object):
                     raise MasterCfError("Postfix cannot apply the change, nothing was written: %s"
                                         % _last_line(stderr, stage_dir, self.config_dir))
             self._age(stage_dir)
-            rc, stdout, stderr = tool.run(["-M"], check=False)
+            rc, stdout, stderr = tool.services(check=False)
             if rc != 0:
                 raise MasterCfError("Postfix cannot read the new master.cf, nothing was written: %s"
                                     % _last_line(stderr, stage_dir, self.config_dir))
@@ -670,7 +667,7 @@ class MasterCf(object):
         commands = {key: entry.command[0] for key, entry, dummy in changes if entry is not None}
         if not commands:
             return
-        daemon_dir = self.postconf.run(["-h", "daemon_directory"])[1].strip()
+        daemon_dir = self.postconf.value("daemon_directory").strip()
         for key, command in sorted(commands.items()):
             path = command if command.startswith("/") else os.path.join(daemon_dir, command)
             if not os.path.isfile(path):

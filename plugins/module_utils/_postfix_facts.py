@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import parse_postconf_output
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import postconf
 
 DIRECTORY_PARAMETERS = (
@@ -48,12 +47,10 @@ def gather(module, config_dir=None):
     if tool.path is None:
         return {"installed": False}
     names = DIRECTORY_PARAMETERS + OTHER_PARAMETERS
-    dummy, stdout, dummy = tool.run(["-xh"] + list(names))
-    values = dict(zip(names, stdout.splitlines()))
+    values = tool.values(names, expand=True)
     version = parse_version(values["mail_version"])
     daemon_directory = values["daemon_directory"]
-    dummy, defaults, dummy = tool.run(["-d"])
-    known = set(parse_postconf_output(defaults))
+    known = set(tool.defaults())
     return {
         "installed": True,
         "version": values["mail_version"],
@@ -61,14 +58,10 @@ def gather(module, config_dir=None):
         "directories": {name: values[name] for name in DIRECTORY_PARAMETERS},
         "default_database_type": values["default_database_type"],
         "compatibility_level": values["compatibility_level"],
-        "lookup_table_types": _words(tool, "-m"),
-        "sasl_server_types": _words(tool, "-a"),
-        "sasl_client_types": _words(tool, "-A"),
+        "lookup_table_types": sorted(tool.table_types()),
+        "sasl_server_types": sorted(tool.sasl_server_types()),
+        "sasl_client_types": sorted(tool.sasl_client_types()),
         "tls": {"supported": os.path.exists(os.path.join(daemon_directory, "tlsmgr"))},
         "features": {name: name in known for name in FEATURE_PARAMETERS},
     }
 
-
-def _words(tool, flag):
-    dummy, stdout, dummy = tool.run([flag])
-    return sorted(stdout.split())

@@ -311,9 +311,7 @@ def resolve_owner(owner, group):
 
 def postconf_values(tool, names):
     """{name: value} for main.cf parameters as Postfix uses them (`postconf -xh`)."""
-    dummy, stdout, dummy = tool.run(["-xh"] + list(names))
-    lines = stdout.splitlines()
-    return {name: lines[index] if index < len(lines) else "" for index, name in enumerate(names)}
+    return tool.values(names, expand=True)
 
 
 def _last_line(text):
@@ -358,14 +356,14 @@ class Table(object):
 
     def __init__(self, module, path, type_=None, config_dir=None, removing=False):
         self.module = module
-        # Without config_dir, Postfix's tools honour MAIL_CONFIG.
+        # config_dir, else MAIL_CONFIG, else /etc/postfix (_postfix_tools.config_directory).
         self.postconf = postconf(module, config_dir)
         self.postmap = postmap(module, config_dir)
-        dummy, stdout, dummy = self.postconf.run(["-m"])
+        table_types = self.postconf.table_types()
         if not type_:
             type_ = postconf_values(self.postconf, ["default_database_type"])["default_database_type"]
         # A table of a type this host no longer has can still be removed.
-        check_type(type_, FILE_TYPES if removing else stdout.split())
+        check_type(type_, FILE_TYPES if removing else table_types)
         check_path(path, type_, removing)
         self.path = path
         self.type = type_
