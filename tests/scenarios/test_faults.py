@@ -7,7 +7,8 @@
   ran: the next run applies them (new banner on port 25, new listener up);
 - a stale rollback copy: the next run leaves the files in place and Postfix running on
   them, and a failed apply in that run never goes back to the stale copy;
-- a full disk while a module writes: it fails in one line and every file is byte-identical.
+- a full disk while a module writes: it fails in one line and every file is byte-identical;
+- a DANE policy and smtp_dns_support_level = dnssec set in the same run work on the first run.
 
 The mail stream reuses tests/scenarios/safety/stream.py and count_maildir.py.
 """
@@ -230,16 +231,11 @@ def test_full_disk_during_a_write_changes_nothing(host):
 
 
 def test_dane_policy_with_dnssec_in_the_same_run(host):
-    """Suspected in issue 15, confirmed: roles/postfix/tasks/lookup_tables.yml builds the TLS
-    policy table before main.cf is written and does not pass tls_policy's dnssec_available,
-    so tls_policy reads the old smtp_dns_support_level and refuses level dane on the first
-    run. Fix (lookup_tables.yml): dnssec_available: the desired main.cf's
-    smtp_dns_support_level is dnssec. Expected to fail until then; passes once fixed."""
+    """Suspected in issue 15, confirmed (tls_policy read the smtp_dns_support_level of the
+    main.cf in place, written only after the tables), fixed in 81c35b6: a DANE policy with
+    smtp_dns_support_level = dnssec set in the same run works on the first run."""
     dane = {"postfix_main_cf": {"smtp_dns_support_level": "dnssec"},
             "postfix_tls_policies": [{"destination": "dane.faults.test", "level": "dane"}]}
-    run = host.site(dane, check=False)
-    if run.returncode != 0:
-        assert "level dane needs DNSSEC, but smtp_dns_support_level is" in run.stdout, run.stdout[-3000:]
-        pytest.xfail("a DANE policy with smtp_dns_support_level = dnssec in the same run fails on the first run")
+    host.site(dane)
     assert host.sh("postconf -h smtp_dns_support_level").strip() == "dnssec"
     assert host.running()
