@@ -25,6 +25,7 @@ import socket
 import tempfile
 
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
+from ansible_collections.postmaster.mail.plugins.module_utils._files import WriteError, atomic_write
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     NAME_PATTERN,
     MainCfError,
@@ -710,11 +711,12 @@ class MasterCf(object):
         """Replace master.cf atomically, keeping its owner and mode; return (backup file or
         None, rollback copy)."""
         backup_file = self.module.backup_local(self.path) if backup else None
-        rollback_file = rollback.save(self.config_dir, "master.cf")
-        fd, tmp_path = tempfile.mkstemp(prefix=".master.cf.", dir=self.config_dir)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        self.module.atomic_move(tmp_path, self.path)
+        try:
+            rollback_file = rollback.save(self.config_dir, "master.cf")
+            # fsync of the file and its directory: after a crash master.cf is the old or the new one.
+            atomic_write(self.path, data)
+        except (rollback.RollbackError, WriteError) as exc:
+            raise MasterCfError(str(exc))
         return backup_file, rollback_file
 
 

@@ -15,6 +15,7 @@ import tempfile
 
 from ansible_collections.postmaster.mail.plugins.module_utils import _postfix_tools
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
+from ansible_collections.postmaster.mail.plugins.module_utils._files import WriteError, atomic_write
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     RESTART_PARAMETERS,
     MainCfError,
@@ -142,11 +143,12 @@ class MainCf(object):
     def write(self, new_text, backup):
         """Replace main.cf atomically; return (backup file or None, rollback copy)."""
         backup_file = self.module.backup_local(self.path) if backup else None
-        rollback_file = rollback.save(self.config_dir, "main.cf")
-        fd, tmp_path = tempfile.mkstemp(prefix=".main.cf.", dir=self.config_dir)
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
-            handle.write(new_text)
-        self.module.atomic_move(tmp_path, self.path)
+        try:
+            rollback_file = rollback.save(self.config_dir, "main.cf")
+            # fsync of the file and its directory: after a crash main.cf is the old or the new one.
+            atomic_write(self.path, new_text.encode("utf-8", "surrogateescape"))
+        except (rollback.RollbackError, WriteError) as exc:
+            raise MainCfError(str(exc))
         return backup_file, rollback_file
 
 
