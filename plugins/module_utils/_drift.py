@@ -28,9 +28,13 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maildir import pl
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import MasterCf, MasterCfError, desired_entries
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import plan as master_plan
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import DEFAULT_CONFIG_DIR, MainCf
+from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import gather as gather_postfix_facts
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError, postfix
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import (
+    PostfixCommandError,
+    config_directory,
+    postfix,
+)
 from ansible_collections.postmaster.mail.plugins.module_utils._postmap import BUILT_SUFFIXES
 
 DPKG_STATUS = "/var/lib/dpkg/status"
@@ -305,8 +309,12 @@ class Checker(object):
         return service_differences(wanted, parse_systemctl_show(stdout))
 
     def postfix_missing(self, config_dir):
-        """Why Postfix's configuration cannot be read yet (not installed), or None."""
-        path = os.path.join(config_dir or os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIR, "main.cf")
+        """Why Postfix's configuration cannot be read yet (not installed, or a directory that
+        is not absolute, which the repairing module refuses), or None."""
+        directory = config_directory(config_dir)
+        if not os.path.isabs(directory):
+            return "postfix: configuration directory %s is not an absolute path" % directory
+        path = os.path.join(directory, "main.cf")
         if not os.path.isfile(path):
             return "postfix: %s missing" % path
         if self.module.get_bin_path("postconf", opt_dirs=["/usr/sbin"]) is None:
@@ -357,12 +365,11 @@ class Checker(object):
         if self.postfix_missing(config_dir):
             return []  # the main_cf check reports it
         found = []
-        written = rollback.pending(config_dir or os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIR)
+        written = rollback.pending(config_directory(config_dir))
         if written:
             found.append("postfix: configuration written but not applied (%s)" % ", ".join(written))
         if spec.get("running") is not None:
-            rc, dummy, dummy = postfix(self.module, config_dir).run(["status"], check=False)
-            if (rc == 0) != spec["running"]:
+            if postfix(self.module, config_dir).status() != spec["running"]:
                 found.append("postfix: %s" % ("not running" if spec["running"] else "running"))
         return found
 

@@ -143,8 +143,7 @@ class PostfixApply(object):
         self.steps = []
 
     def running(self):
-        rc, dummy, dummy = self.postfix.run(["status"], check=False)
-        return rc == 0
+        return self.postfix.status()
 
     def check(self):
         """`postfix check`, with its messages from the terminal and the log."""

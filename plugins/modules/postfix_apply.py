@@ -157,7 +157,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import DEFAULT_CONFIG_DIR
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import config_directory
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_apply import ApplyError, PostfixApply
 
 
@@ -174,7 +174,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    config_dir = params["config_dir"] or os.environ.get("MAIL_CONFIG") or DEFAULT_CONFIG_DIR
+    config_dir = config_directory(params["config_dir"])
     if not os.path.isfile(os.path.join(config_dir, "main.cf")):
         if params["only_if_needed"]:  # not installed yet, as in a preview (check mode) of a new host
             module.exit_json(changed=False, performed="none", rollback_dir=rollback.rollback_dir(config_dir), pending=[])
