@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from conftest import PROJECT_ROOT
+from container_host import ContainerHost
 from playbook_runs import recap_changed
 from systemd_container import systemd_container
 
@@ -40,12 +41,9 @@ NOWHERE = "/usr/lib/postfix/nowhere"
 FULL = "/etc/postfix-full"
 
 
-class Host:
+class Host(ContainerHost):
     def __init__(self, root, name):
-        self.root, self.name = root, name
-        self.env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-                        CONTAINERS_CONF=str(PROJECT_ROOT / "containers" / "containers.conf"))
-        self.inventory = root / "inventory.yml"
+        super().__init__(root, name)
         self.inventory.write_text(yaml.safe_dump({"all": {"hosts": {name: {
             "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
             "postfix_myhostname": "mail.faults.test", "postfix_mydomain": "faults.test", "maildir_users": [USER],
@@ -69,13 +67,6 @@ class Host:
                                     "-a", json.dumps(args)], cwd=self.root, env=env, capture_output=True, text=True,
                                    timeout=300, check=False)
         return json.loads(completed.stdout)["plays"][0]["tasks"][0]["hosts"][self.name]
-
-    def sh(self, script, check=True, timeout=120):
-        completed = subprocess.run(["podman", "exec", self.name, "bash", "-c", script], env=self.env,
-                                   capture_output=True, text=True, timeout=timeout, check=False)
-        if check:
-            assert completed.returncode == 0, "%s\n%s%s" % (script, completed.stdout, completed.stderr)
-        return completed.stdout
 
     def running(self):
         return subprocess.run(["podman", "exec", self.name, "postfix", "status"], env=self.env,
@@ -124,8 +115,7 @@ def assert_repaired(host):
 def test_killed_master_is_repaired_and_streamed_mail_is_delivered_once(host):
     tag = "fault%d" % time.time()
     for script in ("stream.py", "count_maildir.py"):
-        subprocess.run(["podman", "cp", str(SAFETY / script), "%s:/root/%s" % (host.name, script)], env=host.env,
-                       check=True)
+        host.copy_in(SAFETY / script, "/root/" + script)
     host.sh("rm -f /root/stream.stop")
     stream = subprocess.Popen(["podman", "exec", host.name, "python3", "/root/stream.py", "100", "0.05",
                                "/root/stream.stop", tag, USER + "@localhost"], env=host.env,

@@ -1,0 +1,28 @@
+"""A systemd container that scenario tests converge and probe: Podman's settings for the
+ansible-playbook and podman calls, an inventory beside the test's files, and a shell in it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from conftest import PROJECT_ROOT
+
+
+class ContainerHost:
+    def __init__(self, root, name):
+        self.root, self.name = root, name
+        self.env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                        CONTAINERS_CONF=str(PROJECT_ROOT / "containers" / "containers.conf"))
+        self.inventory = root / "inventory.yml"
+
+    def sh(self, script, check=True, timeout=120):
+        """Stdout of a bash script run in the container; with check, it must succeed."""
+        completed = subprocess.run(["podman", "exec", self.name, "bash", "-c", script], env=self.env,
+                                   capture_output=True, text=True, timeout=timeout, check=False)
+        if check:
+            assert completed.returncode == 0, "%s\n%s%s" % (script, completed.stdout, completed.stderr)
+        return completed.stdout
+
+    def copy_in(self, source, dest):
+        subprocess.run(["podman", "cp", str(source), "%s:%s" % (self.name, dest)], env=self.env, check=True)
