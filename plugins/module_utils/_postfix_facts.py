@@ -64,4 +64,3 @@ def gather(module, config_dir=None):
         "tls": {"supported": os.path.exists(os.path.join(daemon_directory, "tlsmgr"))},
         "features": {name: name in known for name in FEATURE_PARAMETERS},
     }
-

@@ -127,7 +127,7 @@ def _check_relayhost(value):
             except TlsPolicyError as error:
                 # The TLS policy table's next-hop rule, said for relayhost (no .domain form).
                 problem = str(error).replace("destination %r: " % destination, "").replace(
-                    "destination %r " % destination, "").split(": use domain, .domain")[0]
+                    "destination %r " % destination, "").split(": use domain, .domain", maxsplit=1)[0]
         if problem:
             hint = "" if ": use" in problem or "write" in problem else (
                 ": write it as host, host:port, [host] or [host]:port, for example [smtp.example.org]:587")

@@ -99,7 +99,7 @@ def test_refused_or_read_back_exactly_as_reported(base_dir, parameters):
                 main_cf.write(new_text, backup=False)
         except MainCfError as exc:
             message = str(exc)
-            event("refused: %s" % message.split(":")[0][:40])
+            event("refused: %s" % message.split(":", maxsplit=1)[0][:40])
             assert "\n" not in message and "postconf-stage" not in message, message
             assert (config_dir / "main.cf").read_bytes() == before_bytes
             return

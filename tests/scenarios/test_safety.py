@@ -79,7 +79,6 @@ class Host(ContainerHost):
         return completed
 
 
-
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
     root = tmp_path_factory.mktemp("safety")

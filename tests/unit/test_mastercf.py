@@ -438,7 +438,8 @@ def test_interface_addresses(text, expected):
     ({"name"}, addresses("0.0.0.0"), False),
 ])
 def test_overlap(first, second, shared):
-    assert overlap(first, second) is shared and overlap(second, first) is shared
+    pair = [first, second]
+    assert overlap(*pair) is shared and overlap(*reversed(pair)) is shared
 
 
 def test_listener_addresses_without_host():
