@@ -24,6 +24,7 @@ import shutil
 import socket
 import tempfile
 
+from ansible_collections.postmaster.mail.plugins.module_utils._text import CONTROL_CHARACTERS
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
 from ansible_collections.postmaster.mail.plugins.module_utils._files import WriteError, atomic_write
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
@@ -47,7 +48,7 @@ _MAXPROC = re.compile(r"-|[0-9]+")
 _SERVICE_NAME = re.compile(r"[^\s/={}#-][^\s/={}]*")
 # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: none
 # of them can stand in master.cf, and several are line breaks to some reader.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+CONTROL = CONTROL_CHARACTERS
 _HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?")
 
 

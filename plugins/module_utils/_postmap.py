@@ -30,6 +30,7 @@ import re
 import stat
 import tempfile
 
+from ansible_collections.postmaster.mail.plugins.module_utils._text import CONTROL_CHARACTERS
 from ansible_collections.postmaster.mail.plugins.module_utils._files import ModeError, parse_mode
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import postconf, postmap
 
@@ -53,7 +54,7 @@ REDACTED = "********"
 # Control characters (C0 with tab, DEL, C1) and the Unicode line and paragraph separators:
 # postmap reads a tab as white space, and Python's str.splitlines() (this file's diff) breaks
 # lines at several of the others.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = CONTROL_CHARACTERS
 # The longest key an lmdb table holds (LMDB's key size limit, with the terminating null).
 LMDB_MAX_KEY_BYTES = 510
 _NOT_IN_MAP_NAME = re.compile(r"[\s,{}]")

@@ -41,6 +41,8 @@ import ipaddress
 import posixpath
 import re
 
+from ansible_collections.postmaster.mail.plugins.module_utils._text import CONTROL_CHARACTERS
+
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 LOG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
 FIELDS = ("name", "accept", "connect", "ca_file", "check_host", "cert")
@@ -52,7 +54,7 @@ PATH = re.compile(r"^/[A-Za-z0-9._+,:=@~/-]{0,4094}\Z")
 LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 PORT = re.compile(r"^[0-9]{1,5}\Z")
 PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.:=~-]*\Z")
-CONTROL = re.compile(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]")
+CONTROL = CONTROL_CHARACTERS
 LOOPBACK_NAMES = ("localhost",)
 # Units, beside the service, that the role writes.
 UNIT_DIR = "/etc/systemd/system"

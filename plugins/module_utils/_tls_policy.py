@@ -23,6 +23,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.postmaster.mail.plugins.module_utils._text import CONTROL_CHARACTERS
+
 LEVELS = ("none", "may", "encrypt", "dane", "dane-only", "fingerprint", "verify", "secure")
 CIPHER_GRADES = ("export", "low", "medium", "high", "null")
 MATCH_STRATEGIES = ("nexthop", "dot-nexthop", "hostname")
@@ -50,7 +52,7 @@ _PROTOCOL = re.compile(r"(!|>=|<=)?(.*)")
 _FINGERPRINT = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2})+")
 _NOT_IN_VALUE = re.compile(r"[\s,{}]")
 # Control characters (C0, DEL, C1) and the Unicode line and paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL = CONTROL_CHARACTERS
 
 # The options of one policy, as postmaster.mail.tls_policy's argument spec takes them; the
 # tls_policy_source filter validates with the same spec, so both read a policy alike.
