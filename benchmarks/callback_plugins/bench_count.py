@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark helper, not part of the collection: counts remote module executions.
 
-Enabled by benchmarks/bench.py (callbacks_enabled = bench_count). Writes a JSON file
+Enabled by benchmarks/playbook.py (callbacks_enabled = bench_count). Writes a JSON file
 (path in BENCH_COUNT_FILE) with, per host: "remote", the module executions that ran on
 the managed host (task results and loop items, retries included; skipped results are not
 counted); "delegated", module executions delegated to the control node; "controller",

@@ -17,7 +17,7 @@ relay-tunnel and relay-plain measure the tunnel as Postfix uses it: smtp-source 
 messages to Postfix on 127.0.0.1:10025, and Postfix's SMTP client relays them, through the
 tunnel to port 465 (the relayhost) or in plaintext to 127.0.0.1:10026 (a transport map
 entry), where Postfix takes them back in and delivers them to USER. Both cross Postfix
-twice; they differ only in the tunnel. The full mission's set-up in benchmarks/bench.py
+twice; they differ only in the tunnel. The full mission's set-up in benchmarks/workloads.py
 provides the listeners and maps.
 """
 
