@@ -11,7 +11,13 @@ postmaster_mail_postfix_facts; with postfix_facts_cache, the Postfix facts cache
 
 It also adds to the module's no_log secret_digests option the digests of the secret files and
 tables of each check NAME (variable __NAME_drift_secrets), so that no digest of a secret is
-ever in `checks`, which Ansible logs on the host."""
+ever in `checks`, which Ansible logs on the host.
+
+Given role and no checks, it is the one drift mechanism of this collection's roles: it
+gathers the desired states of every role of the play (plugin_utils/_drift_record.py names the
+variables), answers without a remote call when an earlier check of the play found this role
+unchanged, and returns `differs` (this role has something to change, or was not checked) and
+`unchecked` (roles of the play that apply to the host and were not checked)."""
 
 from __future__ import annotations
 
@@ -20,7 +26,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.postmaster.mail.plugins.module_utils._drift import secret_digest_problem
 from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (
-    clean_record, role_secret_digests, write_facts_cache)
+    checked_earlier, clean_record, play_checks, postfix_options, role_secret_digests, unchecked_roles,
+    write_facts_cache)
 from ansible_collections.postmaster.mail.plugins.plugin_utils._one_call import execute_module
 
 # Options for this action only; the module accepts and ignores them.
@@ -39,6 +46,15 @@ class ActionModule(ActionBase):
         if problem:
             return dict(result, failed=True, msg=problem)
         module_args = {key: value for key, value in self._task.args.items() if key not in CONTROLLER_OPTIONS}
+        gathering = role is not None and "checks" not in module_args
+        if gathering:
+            if checked_earlier(self._task, role, task_vars, self._template_secrets):
+                return dict(result, changed=False, drift={role: []}, drifted=False, differs=False, unchecked=[],
+                            msg="An earlier check of this play found nothing of %s to change." % role)
+            module_args["checks"] = play_checks(self._task, role, task_vars, self._template_secrets)
+            postfix_info, role_cache = postfix_options(task_vars, self._template_secrets)
+            module_args.setdefault("postfix_info", postfix_info)
+            cache = cache or role_cache
         checks = module_args.get("checks") or {}
         given = module_args.get("secret_digests") or {}
         problem = secret_digest_problem(checks, given)
@@ -56,11 +72,24 @@ class ActionModule(ActionBase):
         warning = write_facts_cache(cache, postfix_facts, self._task.check_mode) if postfix_facts else None
         if warning:
             result.setdefault("warnings", []).append(warning)
+        if gathering:
+            result["differs"] = len(result["drift"].get(role, ["unchecked"])) > 0
+            result["unchecked"] = unchecked_roles(self._task, result, self._applies)
         if role:
             result["ansible_facts"] = {"postmaster_mail_drift_clean": clean_record(self._task, role, result)}
             if postfix_facts:
                 result["ansible_facts"]["postmaster_mail_postfix_facts"] = postfix_facts
         return result
+
+    def _applies(self, instance):
+        """Whether a role instance of the play applies to the host: its own `when` holds."""
+        try:
+            evaluate = getattr(self._templar, "evaluate_conditional", None)  # ansible-core 2.19 and later
+            if evaluate is None:
+                return instance.evaluate_conditional(self._templar, self._templar.available_variables)
+            return all(evaluate(condition) for condition in instance.when)
+        except AnsibleError:
+            return True
 
     def _template_secrets(self, value):
         """The value templated as the task's own arguments are, or None when it cannot be."""

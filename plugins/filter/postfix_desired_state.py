@@ -40,6 +40,11 @@ options:
       - What the control node cached from an earlier run; used when neither O(facts) nor O(play_facts) is.
         The drift check verifies them on the host.
     type: dict
+  cache_file:
+    description:
+      - A JSON file on the control node that holds the cached facts (see O(cached_facts)), read when
+        O(cached_facts) is not given. A missing or unreadable file counts as no cached facts.
+    type: path
 """
 
 EXAMPLES = r"""
@@ -109,6 +114,8 @@ _value:
       type: dict
 """
 
+import json
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model import (
@@ -118,11 +125,22 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model imp
 )
 
 
-def postfix_desired_state(settings, facts=None, play_facts=None, cached_facts=None):
+def postfix_desired_state(settings, facts=None, play_facts=None, cached_facts=None, cache_file=None):
+    if cached_facts is None and cache_file:
+        cached_facts = read_cache(cache_file)
     try:
         return desired_state(settings, select_facts(facts, play_facts, cached_facts))
     except PostfixSettingsError as exc:
         raise AnsibleFilterError(str(exc))
+
+
+def read_cache(path):
+    """The facts a cache file holds, or None when there is none to read."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError):
+        return None
 
 
 class FilterModule(object):

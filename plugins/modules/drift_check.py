@@ -108,6 +108,14 @@ options:
       - A task outside the roles, such as the one before the roles in the C(postmaster.mail.site)
         playbook, gives a name no check has (C(play)), so every check that found nothing to change
         is recorded.
+      - "Without O(checks), the action gathers them: the desired state of every role of this
+        collection in the play, and of the role O(role), each from that role's variable
+        C(__ROLE_drift_spec); one that is empty or cannot be rendered (a bad setting) is left out, and
+        that role checks on its own after validating its settings. O(postfix_info) and
+        O(postfix_facts_cache) then come from the postfix role of the play. When an earlier check of
+        the play found the role's current desired state unchanged and this is the role's first check
+        on the host, the action answers without running the module. The result then also has
+        RV(differs) and RV(unchecked)."
     type: str
   postfix_facts_cache:
     description:
@@ -182,6 +190,20 @@ digests:
   returned: always
   type: dict
   sample: {postfix: 6f1ed002ab5595859014ebf0951522d9c1a0b8e3}
+differs:
+  description: Whether the check of the role O(role) found a difference, or did not check it.
+  returned: when O(role) is set and O(checks) is not
+  type: bool
+  sample: false
+unchecked:
+  description:
+    - The roles of this collection in the play that apply to the host (their own C(when) holds)
+      and that this call did not check. The C(postmaster.mail.site) playbook ends the play of a
+      host only when this is empty and nothing drifted.
+  returned: when O(role) is set and O(checks) is not
+  type: list
+  elements: str
+  sample: []
 drifted:
   description: Whether any check found a difference.
   returned: always

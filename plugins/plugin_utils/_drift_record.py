@@ -1,8 +1,16 @@
 # Copyright (c) 2026, postmaster.mail contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What the drift_check action keeps on the control node after a check: which other roles
-of the play need no check of their own, and the Postfix facts cache.
+"""What the drift_check action reads and keeps on the control node: the desired states of the
+play's roles (gathered for one check), which other roles of the play need no check of their
+own, and the Postfix facts cache.
+
+The contract between the roles of this collection and this action: each role ROLE keeps its
+desired state for drift_check in its variable __ROLE_drift_spec (empty or null while it has
+none ready, for example while the Postfix facts it needs are unknown) and the digests of its
+secret files and tables in __ROLE_drift_secrets; the postfix role also keeps
+__postfix_info_wanted (the check must read Postfix's own facts) and __postfix_facts_cache
+(where the control node caches them). Only this file names those variables.
 
 Private to postmaster.mail: no stability promise for other collections."""
 
@@ -11,6 +19,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+
+from ansible_collections.postmaster.mail.plugins.module_utils._drift import digest
+
+COLLECTION = "postmaster.mail"
+SPEC_VARIABLE = "__%s_drift_spec"
+SECRETS_VARIABLE = "__%s_drift_secrets"
+POSTFIX_INFO_VARIABLE = "__postfix_info_wanted"
+FACTS_CACHE_VARIABLE = "__postfix_facts_cache"
 
 
 def _play_roles(task):
@@ -22,6 +38,63 @@ def _play_roles(task):
             return play.get_roles()
         parent = getattr(parent, "_parent", None)
     return []
+
+
+def collection_roles(task):
+    """{name: [instances]} of this collection's roles in the task's play, by short name."""
+    found = {}
+    for instance in _play_roles(task):
+        if getattr(instance, "_role_collection", None) == COLLECTION:
+            found.setdefault(instance.get_name(include_role_fqcn=False), []).append(instance)
+    return found
+
+
+def _variable(template, task_vars, name):
+    """The variable templated (None when it is not defined or cannot be)."""
+    return template(task_vars[name]) if name in task_vars else None
+
+
+def play_checks(task, role, task_vars, template):
+    """The checks for one drift_check call: {name: desired state} of every role of this
+    collection in the task's play (and of `role`) whose __ROLE_drift_spec renders to a non-empty
+    state. A state that cannot render (a bad setting) is left out: that role validates its
+    settings before its own check and reports them in its own words."""
+    names = set(collection_roles(task))
+    if role:
+        names.add(role)
+    checks = {}
+    for name in sorted(names):
+        spec = _variable(template, task_vars, SPEC_VARIABLE % name)
+        if spec:
+            checks[name] = spec
+    return checks
+
+
+def postfix_options(task_vars, template):
+    """postfix_info and postfix_facts_cache as the postfix role of the play asks for them."""
+    return (bool(_variable(template, task_vars, POSTFIX_INFO_VARIABLE)),
+            _variable(template, task_vars, FACTS_CACHE_VARIABLE) or {})
+
+
+def checked_earlier(task, role, task_vars, template):
+    """Whether an earlier check of this play found the role's desired state unchanged: the
+    record names this role instance and the digest of the state it has now, and this is the
+    role's first check on the host (a second include of the role, whose check registered a
+    result already, checks again)."""
+    record = (task_vars.get("ansible_facts") or {}).get("postmaster_mail_drift_clean") or {}
+    instance = getattr(task, "_role", None)
+    if role not in record or instance is None or (task.register and task.register in task_vars):
+        return False
+    spec = _variable(template, task_vars, SPEC_VARIABLE % role)
+    return bool(spec) and record[role] == "%s:%s" % (instance._uuid, digest(spec))
+
+
+def unchecked_roles(task, result, applies):
+    """The roles of this collection in the play that apply to the host (`applies(instance)`:
+    its own `when` holds) and that this result did not check."""
+    checked = result.get("digests") or {}
+    return sorted(name for name, instances in collection_roles(task).items()
+                  if name not in checked and any(applies(instance) for instance in instances))
 
 
 def clean_record(task, role, result):
@@ -39,10 +112,10 @@ def clean_record(task, role, result):
     for instance in _play_roles(task):
         instances.setdefault(instance.get_name(include_role_fqcn=False), []).append(instance)
     record = {}
-    for name, digest in (result.get("digests") or {}).items():
+    for name, value in (result.get("digests") or {}).items():
         owners = instances.get(name, [])
         if name != role and not result["drift"].get(name) and len(owners) == 1:
-            record[name] = "%s:%s" % (owners[0]._uuid, digest)
+            record[name] = "%s:%s" % (owners[0]._uuid, value)
     return record
 
 
@@ -55,7 +128,7 @@ def role_secret_digests(template, task_vars, checks):
     if not isinstance(checks, dict):
         return digests
     for name in checks:
-        variable = "__%s_drift_secrets" % name
+        variable = SECRETS_VARIABLE % name
         if variable in task_vars:
             value = template(task_vars[variable])
             if isinstance(value, dict):

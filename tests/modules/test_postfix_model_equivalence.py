@@ -1,5 +1,6 @@
 """The postfix role's desired state from plugins/module_utils/_postfix_model.py is the one the
-role's Jinja (roles/postfix/vars/main.yml) renders today.
+role's Jinja rendered before the model replaced it: tests/modules/oracle/postfix_vars_jinja.yml,
+roles/postfix/vars/main.yml as it was then, kept unchanged as the oracle.
 
 One ansible-playbook run, local and without changing the host, renders every case marked
 `oracle: true` in tests/unit/test_postfix_model.yaml: one inventory host per case, with the
@@ -81,6 +82,7 @@ def generated_cases(count, seed=16):
 
 ORACLE = [case for case in CASES["cases"] if case.get("oracle")] + generated_cases(10)
 ROLE = PROJECT_ROOT / "roles" / "postfix"
+ORACLE_VARS = PROJECT_ROOT / "tests" / "modules" / "oracle" / "postfix_vars_jinja.yml"
 
 PLAYBOOK = """\
 - name: Render the postfix role's variables for each case
@@ -122,8 +124,8 @@ def rendered(tmp_path_factory):
     return render(ORACLE, tmp_path_factory.mktemp("oracle"))
 
 
-def render(cases, directory, vars_file=ROLE / "vars" / "main.yml"):
-    """{case id: what today's Jinja (vars_file) rendered}, from one ansible-playbook run."""
+def render(cases, directory, vars_file=ORACLE_VARS):
+    """{case id: what the role's Jinja (vars_file) rendered}, from one ansible-playbook run."""
     hosts = {}
     for index, case in enumerate(cases):
         hosts["case%02d" % index] = dict(case["settings"], postfix_facts=CASES["facts"][case["facts"]],

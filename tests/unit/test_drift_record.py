@@ -12,13 +12,15 @@ from pathlib import Path
 # As in test_maincf.py: the collection through the symlink in .cache/collections.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
 
+from ansible_collections.postmaster.mail.plugins.module_utils._drift import digest  # noqa: E402
 from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (  # noqa: E402
-    clean_record, role_secret_digests, write_facts_cache)
+    checked_earlier, clean_record, play_checks, postfix_options, role_secret_digests, unchecked_roles,
+    write_facts_cache)
 
 
 class Role:
-    def __init__(self, name, uuid):
-        self.name, self._uuid = name, uuid
+    def __init__(self, name, uuid, collection="postmaster.mail", applies=True):
+        self.name, self._uuid, self._role_collection, self.applies = name, uuid, collection, applies
 
     def get_name(self, include_role_fqcn=True):
         return ("postmaster.mail." if include_role_fqcn else "") + self.name
@@ -50,6 +52,56 @@ RESULT = {"digests": {"tls": "d-tls", "postfix": "d-postfix", "mail_client": "d-
 def test_records_the_other_unchanged_checks_with_their_role_instance():
     play = Play([Role("tls", "u1"), Role("postfix", "u2"), Role("mail_client", "u3"), Role("maildir", "u4")])
     assert clean_record(task_in(play), "tls", RESULT) == {"postfix": "u2:d-postfix", "maildir": "u4:d-maildir"}
+
+
+def template(value):
+    """Stands for the action's templar: "broken" cannot render."""
+    return None if value == "broken" else value
+
+
+def role_task(play, role=None, register="__x_drift"):
+    task = task_in(play)
+    task._role, task.register = role, register
+    return task
+
+
+def test_gathers_the_desired_state_of_each_collection_role_of_the_play():
+    play = Play([Role("tls", "u1"), Role("postfix", "u2"), Role("other", "u3", collection="someone.else"),
+                 Role("maildir", "u4"), Role("mail_client", "u5")])
+    task_vars = {"__tls_drift_spec": "", "__postfix_drift_spec": {"packages": ["postfix"]},
+                 "__other_drift_spec": {"packages": ["x"]}, "__maildir_drift_spec": "broken",
+                 "__stunnel_drift_spec": {"packages": ["stunnel4"]}}
+    # Empty (tls), unrenderable (maildir), missing (mail_client) and other collections' roles are left out;
+    # the calling role is added even when the play does not list it.
+    assert play_checks(task_in(play), "stunnel", task_vars, template) == {
+        "postfix": {"packages": ["postfix"]}, "stunnel": {"packages": ["stunnel4"]}}
+    assert play_checks(task_in(play), "play", task_vars, template) == {"postfix": {"packages": ["postfix"]}}
+
+
+def test_postfix_options_come_from_the_postfix_role():
+    assert postfix_options({}, template) == (False, {})
+    cache = {"path": "/c/h.json", "keys": ["installed"]}
+    assert postfix_options({"__postfix_info_wanted": True, "__postfix_facts_cache": cache}, template) == (True, cache)
+
+
+def test_a_role_is_answered_on_the_control_node_only_when_its_record_matches():
+    postfix = Role("postfix", "u2")
+    spec = {"packages": ["postfix"]}
+    record = {"postfix": "u2:" + digest(spec)}
+    task_vars = {"__postfix_drift_spec": spec, "ansible_facts": {"postmaster_mail_drift_clean": record}}
+    task = role_task(Play([postfix]), postfix, "__postfix_drift")
+    assert checked_earlier(task, "postfix", task_vars, template)
+    # A second include of the role (its result registered already), another instance, another state.
+    assert not checked_earlier(task, "postfix", dict(task_vars, __postfix_drift={}), template)
+    assert not checked_earlier(role_task(Play([postfix]), Role("postfix", "u9")), "postfix", task_vars, template)
+    assert not checked_earlier(task, "postfix", dict(task_vars, __postfix_drift_spec={"packages": []}), template)
+    assert not checked_earlier(role_task(Play([postfix])), "play", task_vars, template)
+
+
+def test_unchecked_lists_the_roles_that_apply_and_were_not_checked():
+    play = Play([Role("tls", "u1", applies=False), Role("postfix", "u2"), Role("maildir", "u4")])
+    result = {"digests": {"postfix": "d"}, "drift": {"postfix": []}}
+    assert unchecked_roles(task_in(play), result, lambda instance: instance.applies) == ["maildir"]
 
 
 def test_leaves_out_roles_not_in_the_play_once():
