@@ -454,8 +454,9 @@ def render_config(checked):
         lines += _block("service lmtp", _block("unix_listener %s" % settings["dovecot_lmtp_socket"], [
             "mode = 0600", "user = %s" % settings["dovecot_postfix_user"],
             "group = %s" % settings["dovecot_postfix_group"]]))
-        if settings["dovecot_system_users"] and not any("@" in user["name"] for user in checked["users"]):
-            # Postfix's local(8) hands LMTP user@domain; system users are found without the domain.
+        if settings["dovecot_system_users"]:
+            # Postfix's local(8) hands LMTP user@domain: system users are found without the domain;
+            # the virtual users' passwd-file looks up the name as given (see auth_databases).
             lines += _block("protocol lmtp", ["auth_username_format = %s"
                                               % ("%{user | username | lower}" if v24 else "%Ln")])
     return HEADER + "\n".join(lines) + "\n"
@@ -467,12 +468,16 @@ def auth_databases(checked):
     path = settings["dovecot_users_file"]
     lines = []
     if checked["users"]:
+        # By the name as the client or Postfix gave it (lower case), not the one LMTP shortens
+        # for system users: bob@example.org stays bob@example.org.
         if v24:
-            lines += _block("passdb passwd-file", ["passwd_file_path = %s" % path])
-            lines += _block("userdb passwd-file", ["passwd_file_path = %s" % path])
+            name = "auth_username_format = %{original_user | lower}"
+            lines += _block("passdb passwd-file", [name, "passwd_file_path = %s" % path])
+            lines += _block("userdb passwd-file", [name, "passwd_file_path = %s" % path])
         else:
-            lines += _block("passdb", ["driver = passwd-file", "args = scheme=CRYPT username_format=%%u %s" % path])
-            lines += _block("userdb", ["driver = passwd-file", "args = username_format=%%u %s" % path])
+            lines += _block("passdb", ["driver = passwd-file",
+                                       "args = scheme=CRYPT username_format=%%L{orig_user} %s" % path])
+            lines += _block("userdb", ["driver = passwd-file", "args = username_format=%%L{orig_user} %s" % path])
     if settings["dovecot_system_users"]:
         if v24:
             lines += _block("passdb pam", ["service_name = dovecot"]) + _block("userdb passwd", [])
