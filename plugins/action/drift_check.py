@@ -49,8 +49,8 @@ class ActionModule(ActionBase):
         gathering = role is not None and "checks" not in module_args
         if gathering:
             if checked_earlier(self._task, role, task_vars, self._template_secrets):
-                return dict(result, changed=False, drift={role: []}, drifted=False, differs=False, unchecked=[],
-                            msg="An earlier check of this play found nothing of %s to change." % role)
+                return dict(result, changed=False, skipped=True, drift={role: []}, drifted=False, differs=False,
+                            unchecked=[], skip_reason="An earlier check of this play found nothing of %s to change" % role)
             module_args["checks"] = play_checks(self._task, role, task_vars, self._template_secrets)
             postfix_info, role_cache = postfix_options(task_vars, self._template_secrets)
             module_args.setdefault("postfix_info", postfix_info)

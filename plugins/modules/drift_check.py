@@ -114,7 +114,8 @@ options:
         that role checks on its own after validating its settings. O(postfix_info) and
         O(postfix_facts_cache) then come from the postfix role of the play. When an earlier check of
         the play found the role's current desired state unchanged and this is the role's first check
-        on the host, the action answers without running the module. The result then also has
+        on the host, the action answers without running the module (the task shows as skipped,
+        with C(differs=false)). The result then also has
         RV(differs) and RV(unchecked)."
     type: str
   postfix_facts_cache:
