@@ -491,15 +491,18 @@ def quota_config(checked):
     once Dovecot indexes it), the default limit, and LMTP refusing a message over quota at RCPT."""
     v24 = checked["family"] == "2.4"
     limit = checked["quota"]
+    # No grace: a message that would take the user over quota is refused (552), as on 2.3 with
+    # quota_grace = 0; 2.4's default grace is 10 MB, 2.3's 10 % of the limit.
     if v24:
         lines = _block("mail_plugins", ["quota = yes"])
         lines += _block('quota "User quota"', ["quota_driver = count"])
+        lines += ["quota_storage_grace = 0"]
         if limit is not None:
             lines += ["quota_storage_size = %s" % limit]
         lines += _block("protocol imap", _block("mail_plugins", ["imap_quota = yes"]))
     else:
         lines = ["mail_plugins = $mail_plugins quota"]
-        lines += _block("plugin", ["quota = count:User quota", "quota_vsizes = yes"]
+        lines += _block("plugin", ["quota = count:User quota", "quota_vsizes = yes", "quota_grace = 0"]
                         + (["quota_rule = *:storage=%s" % limit] if limit is not None else []))
         lines += _block("protocol imap", ["mail_plugins = $mail_plugins imap_quota"])
     if checked["settings"]["dovecot_lmtp_enabled"]:
