@@ -9,7 +9,7 @@ installed at the same time once and shared by every case. In each:
 - Dovecot starts; a virtual user whose SHA512-CRYPT hash was made on the control node
   (`openssl passwd -6` with a fixed salt, what Ansible's password_hash('sha512', salt) gives)
   logs in over 993 and over 143 after STARTTLS; LOGIN before STARTTLS is refused; a wrong
-  password is refused; an ARGON2ID user and a system user (PAM) log in too;
+  password is refused; an ARGON2ID user, a bare $2y$ BLF-CRYPT user and a system user (PAM) log in
 - LMTP on Postfix's socket delivers to a virtual user (bob@example.org) and a system user
   (alice@example.org, found without the domain) into the ~/Maildir IMAP shows; a message over
   a user's quota is refused with Dovecot's 552 and nothing is written;
@@ -38,7 +38,7 @@ PACKAGES = ["dovecot-core", "dovecot-imapd", "dovecot-lmtpd"]
 CHAIN = "/etc/ssl/postmaster-test/server-20261203T010000.pem"
 # Clear passwords exist only in this test (the control node); the host gets hashes.
 PASSWORDS = {"bob@example.org": "Bob-%d-pw" % os.getpid(), "carol@example.org": "Carol-%d-pw" % os.getpid(),
-             "alice": "Alice-%d-pw" % os.getpid()}
+             "dave@example.org": "Dave-%d-pw" % os.getpid(), "alice": "Alice-%d-pw" % os.getpid()}
 SALT = "PmTestSalt0123ab"
 SMALL_QUOTA = "2K"
 
@@ -65,7 +65,7 @@ def sha512_crypt(password):
                           check=True).stdout.strip()
 
 
-def settings(argon2id_hash):
+def settings(argon2id_hash, bcrypt_hash):
     return {
         "dovecot_tls_chain_file": CHAIN,
         "dovecot_lmtp_enabled": True,
@@ -74,6 +74,7 @@ def settings(argon2id_hash):
         "dovecot_users": [
             {"name": "bob@example.org", "password_hash": sha512_crypt(PASSWORDS["bob@example.org"])},
             {"name": "carol@example.org", "password_hash": argon2id_hash, "quota": SMALL_QUOTA},
+            {"name": "dave@example.org", "password_hash": bcrypt_hash},
         ],
     }
 
@@ -137,9 +138,12 @@ def host(request, containers, pki):
 
 def prepare(name, pki):
     version = sh(name, "dovecot --version").stdout.split()[0]
-    # ARGON2ID: Python has no Argon2 here, so this one hash is made by Dovecot's own doveadm pw.
+    # ARGON2ID and BLF-CRYPT: Python has neither here, so these hashes are made by Dovecot's own
+    # doveadm pw; the bcrypt one is given bare ($2y$...), as other tools write it.
     argon2id = sh(name, "doveadm pw -s ARGON2ID -p '%s'" % PASSWORDS["carol@example.org"]).stdout.strip()
-    wanted = settings(argon2id)
+    bcrypt = sh(name, "doveadm pw -s BLF-CRYPT -p '%s'" % PASSWORDS["dave@example.org"]).stdout.strip()
+    assert bcrypt.startswith("{BLF-CRYPT}$2y$")
+    wanted = settings(argon2id, bcrypt[len("{BLF-CRYPT}"):])
     state = desired_state(wanted, {"version": version})
     accounts = {"owner": state["accounts"]["name"], "home": state["accounts"]["home"]}
     sh(name, "getent passwd postfix >/dev/null || useradd -r -M -d /var/spool/postfix postfix; "
@@ -207,8 +211,8 @@ def test_wrong_password_refused(host):
             client.login("bob@example.org", "not-" + PASSWORDS["bob@example.org"])
 
 
-@pytest.mark.parametrize("user", ["carol@example.org", "alice"])
-def test_argon2id_and_system_users_log_in(host, user):
+@pytest.mark.parametrize("user", ["carol@example.org", "dave@example.org", "alice"])
+def test_argon2id_bcrypt_and_system_users_log_in(host, user):
     with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=20) as client:
         assert client.login(user, PASSWORDS[user])[0] == "OK"
 
