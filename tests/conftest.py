@@ -107,11 +107,3 @@ def postconf_n(config_dir):
     values.pop("config_directory", None)
     return values
 
-
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (scripts/test runs `-n N --dist loadgroup`), keep each test file's
-    tests on one worker, so a file's module-scoped container is converged once; a test that
-    names its own group (each Molecule scenario) may run beside the rest of its file."""
-    for item in items:
-        if not any(mark.name == "xdist_group" for mark in item.iter_markers()):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

@@ -15,11 +15,36 @@ SCENARIOS = sorted(path.parent.name for path in (PROJECT_ROOT / "molecule").glob
 LOG_DIR = PROJECT_ROOT / ".cache" / "logs"
 
 
-# Each scenario may run on its own xdist worker, beside the other scenarios and test files:
-# the scenarios set `prerun: false`, so none copies the collection where another reads it.
-@pytest.mark.parametrize("scenario", [pytest.param(name, marks=pytest.mark.xdist_group("molecule-" + name))
-                                      for name in SCENARIOS])
-def test_scenario_passes(scenario):
+# scripts/test runs pytest-xdist with `--dist loadscope`: a test file's functions stay on one
+# worker (its module-scoped container is converged once), and each class runs on a worker of
+# its own, so each Molecule scenario is a class and the scenarios run side by side. They set
+# `prerun: false`, so none copies the collection where another reads it.
+class TestDefault:
+    scenario = "default"
+
+    def test_scenario_passes(self):
+        run_scenario(self.scenario)
+
+
+class TestTls:
+    scenario = "tls"
+
+    def test_scenario_passes(self):
+        run_scenario(self.scenario)
+
+
+class TestRelay:
+    scenario = "relay"
+
+    def test_scenario_passes(self):
+        run_scenario(self.scenario)
+
+
+def test_every_scenario_has_a_class():
+    assert sorted(cls.scenario for cls in (TestDefault, TestTls, TestRelay)) == SCENARIOS
+
+
+def run_scenario(scenario):
     assert_no_stale_copy()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     log = LOG_DIR / ("molecule-%s.log" % scenario)
