@@ -26,7 +26,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._files import Mode
 from ansible_collections.postmaster.mail.plugins.module_utils._maildir import MaildirError, check_name, owners
 from ansible_collections.postmaster.mail.plugins.module_utils._maildir import plan as maildir_plan
 from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError
-from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import MasterCf, MasterCfError, desired_entries
+from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import SERVICE_DEFAULTS, MasterCf, MasterCfError, desired_entries
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import plan as master_plan
 from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import gather as gather_postfix_facts
@@ -45,8 +45,6 @@ ALL_BUILT_SUFFIXES = tuple(sorted({suffix for suffixes in BUILT_SUFFIXES.values(
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z")
 # Where bytes.splitlines(keepends=True), as blockinfile splits a file, ends a line.
 _LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
-MASTER_DEFAULTS = dict(state="present", private="-", unprivileged="-", chroot="-", wakeup="-",
-                       maxproc="-", command=None, options={})
 
 
 class DriftError(ValueError):
@@ -57,7 +55,13 @@ class DriftError(ValueError):
 
 def installed_packages(status_text):
     """Names dpkg reports as installed ("install ok installed") in its status file."""
-    installed = set()
+    return set(installed_versions(status_text))
+
+
+def installed_versions(status_text):
+    """{name: version} of the packages dpkg reports as installed in its status file (each also
+    as name:architecture, unless its architecture is all)."""
+    installed = {}
     for stanza in status_text.split("\n\n"):
         fields = {}
         for line in stanza.splitlines():
@@ -65,9 +69,9 @@ def installed_packages(status_text):
                 name, dummy, value = line.partition(":")
                 fields[name] = value.strip()
         if fields.get("Status", "").endswith(" installed") and "Package" in fields:
-            installed.add(fields["Package"])
+            installed[fields["Package"]] = fields.get("Version", "")
             if fields.get("Architecture") not in (None, "all"):
-                installed.add("%s:%s" % (fields["Package"], fields["Architecture"]))
+                installed["%s:%s" % (fields["Package"], fields["Architecture"])] = fields.get("Version", "")
     return installed
 
 
@@ -292,10 +296,22 @@ class Checker(object):
         if self._packages is None:
             try:
                 with open(DPKG_STATUS, encoding="utf-8", errors="replace") as handle:
-                    self._packages = installed_packages(handle.read())
+                    self._packages = installed_versions(handle.read())
             except FileNotFoundError:
                 raise DriftError("%s not found: drift_check works on Debian hosts (dpkg) only" % DPKG_STATUS)
         return ["package %s: not installed" % name for name in names if name not in self._packages]
+
+    def package_versions(self, names):
+        """{name: version} of the named packages that are installed."""
+        self.packages([])
+        return {name: self._packages[name] for name in names if name in self._packages}
+
+    def assumed_package_versions(self, expected):
+        """A difference for each package whose installed version is not the one a desired state
+        was computed from (for example a version cached on the control node)."""
+        actual = self.package_versions(sorted(expected))
+        return ["package %s: version %s, not %s as assumed" % (name, actual.get(name, "(not installed)"), expected[name])
+                for name in sorted(expected) if actual.get(name) != expected[name]]
 
     def services(self, wanted):
         if not wanted:
@@ -340,7 +356,7 @@ class Checker(object):
         if missing:
             return [missing]
         master_cf = MasterCf(self.module, spec.get("config_dir"))
-        services = [dict(MASTER_DEFAULTS, **{k: v for k, v in service.items() if v is not None})
+        services = [dict(SERVICE_DEFAULTS, **{k: v for k, v in service.items() if v is not None})
                     for service in spec["services"]]
         changes = master_plan(desired_entries(services), master_cf.read())
         return ["master.cf %s" % "/".join(key) for key, dummy, dummy in changes]
@@ -379,6 +395,7 @@ class Checker(object):
         A desired state the repairing module would refuse (an unknown parameter, a user
         without a home) counts as a difference, so that module runs and reports it."""
         found = self.packages(spec.get("packages") or [])
+        found += self.assumed_package_versions(spec.get("package_versions") or {})
         found += self.services(spec.get("services") or [])
         sections = [(file_differences, item) for item in spec.get("files") or []]
         sections += [(table_differences, item) for item in spec.get("tables") or []]

@@ -38,6 +38,22 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools imp
 
 SERVICE_TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")
 FIELDS = ("private", "unprivileged", "chroot", "wakeup", "maxproc")
+# One item of postconf_master's `services` option, as its argument_spec takes it (the module's
+# DOCUMENTATION states the same defaults; tests/unit/test_mastercf.py holds them equal).
+SERVICE_OPTIONS = dict(
+    name=dict(type="str", required=True),
+    type=dict(type="str", required=True, choices=list(SERVICE_TYPES)),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    private=dict(type="raw", default="-"),
+    unprivileged=dict(type="raw", default="-"),
+    chroot=dict(type="raw", default="-"),
+    wakeup=dict(type="raw", default="-"),
+    maxproc=dict(type="raw", default="-"),
+    command=dict(type="str"),
+    options=dict(type="dict", default={}),
+)
+# What the module fills in for a service item that leaves a field out (drift_check does the same).
+SERVICE_DEFAULTS = {name: option.get("default") for name, option in SERVICE_OPTIONS.items() if not option.get("required")}
 _BLANKS = " \t\r\n"
 _FLAG_VALUES = ("y", "n", "-")
 _WAKEUP = re.compile(r"-|[0-9]+\??")

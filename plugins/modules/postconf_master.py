@@ -240,7 +240,7 @@ backup_file:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import (
-    SERVICE_TYPES,
+    SERVICE_OPTIONS,
     MasterCf,
     MasterCfError,
     desired_entries,
@@ -253,18 +253,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools imp
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            services=dict(type="list", elements="dict", required=True, options=dict(
-                name=dict(type="str", required=True),
-                type=dict(type="str", required=True, choices=list(SERVICE_TYPES)),
-                state=dict(type="str", choices=["present", "absent"], default="present"),
-                private=dict(type="raw", default="-"),
-                unprivileged=dict(type="raw", default="-"),
-                chroot=dict(type="raw", default="-"),
-                wakeup=dict(type="raw", default="-"),
-                maxproc=dict(type="raw", default="-"),
-                command=dict(type="str"),
-                options=dict(type="dict", default={}),
-            )),
+            services=dict(type="list", elements="dict", required=True, options=SERVICE_OPTIONS),
             config_dir=dict(type="path"),
             backup=dict(type="bool", default=False),
         ),

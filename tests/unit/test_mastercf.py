@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 # See tests/unit/test_maincf.py for why sys.path is set here and not in a conftest.py.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
 
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import (  # noqa: E402
+    SERVICE_DEFAULTS,
+    SERVICE_OPTIONS,
     Entry,
     MasterCfError,
     balanced,
@@ -472,3 +475,24 @@ def test_plan_leaves_unlisted_collisions_alone():
 def test_desired_entries_refuses_names(name):
     with pytest.raises(MasterCfError, match="invalid service name"):
         desired_entries([{"name": name, "type": "unix", "command": "smtpd"}])
+
+
+def test_postconf_master_documents_the_service_options_it_takes():
+    """The module's argument_spec is built from SERVICE_OPTIONS, drift_check fills in
+    SERVICE_DEFAULTS: DOCUMENTATION must state the same (validate-modules compares it with
+    the spec, and readers rely on it)."""
+    from ansible_collections.postmaster.mail.plugins.modules import postconf_master
+
+    documented = yaml.safe_load(postconf_master.DOCUMENTATION)["options"]["services"]["suboptions"]
+    assert set(documented) == set(SERVICE_OPTIONS)
+    for name, option in SERVICE_OPTIONS.items():
+        doc = documented[name]
+        assert doc.get("default") == option.get("default"), name
+        assert doc.get("type", "str") == option["type"], name
+        assert bool(doc.get("required")) == bool(option.get("required")), name
+        assert doc.get("choices") == option.get("choices"), name
+
+
+def test_service_defaults_are_the_optional_fields():
+    assert SERVICE_DEFAULTS == dict(state="present", private="-", unprivileged="-", chroot="-", wakeup="-",
+                                    maxproc="-", command=None, options={})
