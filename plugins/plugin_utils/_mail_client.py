@@ -1,11 +1,12 @@
 # Copyright (c) 2026, postmaster.mail contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The mail_client role's desired state, decided from its settings: the block it keeps in
-/etc/s-nail.rc, the profile.d file that exports MAIL, and the first thing wrong with the
-settings (in one line naming the role variable), or ''.
+"""The mail_client role's desired state, decided from its settings: the packages, the block it
+keeps in /etc/s-nail.rc, the profile.d file that exports MAIL (or its absence), the drift
+check's spec, and the first thing wrong with the settings (in one line naming the role
+variable), or ''.
 
-Pure logic (no files, no processes), reached by the postmaster.mail.mail_client_model filter.
+Pure logic (no files, no processes), reached by the postmaster.mail.mail_client_desired_state filter.
 Private to postmaster.mail: no stability promise for other collections.
 """
 
@@ -114,3 +115,24 @@ def model(folder, extra_settings, packages=None):
         profile=profile(folder),
         profile_path=PROFILE_PATH,
     )
+
+
+def desired_state(settings):
+    """The role's whole desired state from its settings (its variables, by name): `model`'s
+    keys, plus `packages`, `profile_state` (present or absent) and `drift_spec`, what
+    postmaster.mail.drift_check compares with the host."""
+    packages = settings["mail_client_packages"]
+    extra_settings = settings["mail_client_extra_settings"]
+    state = model(settings["mail_client_folder"], [] if extra_settings is None else extra_settings, packages)
+    profile_state = "present" if settings["mail_client_export_mail"] else "absent"
+    owned = dict(owner="root", group="root", mode="0644")
+    block_file = dict(path="/etc/s-nail.rc", block=dict(
+        begin=MARKER.replace("{mark}", "BEGIN"), end=MARKER.replace("{mark}", "END"), sha256=state["block_sha256"]))
+    profile_file = dict(path=PROFILE_PATH, state=profile_state,
+                        sha256=hashlib.sha256(state["profile"].encode("utf-8", "surrogateescape")).hexdigest())
+    state.update(
+        packages=packages,
+        profile_state=profile_state,
+        drift_spec=dict(packages=packages, files=[dict(block_file, **owned), dict(profile_file, **owned)]),
+    )
+    return state
