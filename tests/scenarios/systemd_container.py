@@ -10,11 +10,12 @@ import pytest
 
 
 @contextlib.contextmanager
-def systemd_container(name, image, env, hostname):
-    """Start NAME from IMAGE with systemd as PID 1, wait until it has booted, remove it after."""
+def systemd_container(name, image, env, hostname, extra_args=()):
+    """Start NAME from IMAGE with systemd as PID 1, wait until it has booted, remove it after.
+    EXTRA_ARGS go to podman run (for example dns_server.DnsServer.client_args())."""
     subprocess.run(["podman", "rm", "-f", "-t", "0", name], env=env, capture_output=True, check=False)
     started = subprocess.run(["podman", "run", "-d", "--name", name, "--hostname", hostname, "--privileged",
-                              image, "/sbin/init"], env=env, capture_output=True, text=True, check=False)
+                              *extra_args, image, "/sbin/init"], env=env, capture_output=True, text=True, check=False)
     assert started.returncode == 0, started.stderr
     try:
         wait_for_systemd(name, env)
