@@ -33,9 +33,11 @@ import json
 import os
 import re
 import subprocess
+import sys
+from pathlib import Path
 
-from conftest import PROJECT_ROOT
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "localhost/debian-bookworm:base"
 # The base image with Knot, Unbound and dig installed, kept between runs; its knot and unbound
 # services are masked, so the image can also boot with systemd as a client that has dig.
@@ -97,10 +99,11 @@ def ensure_image(env=None):
 class PodmanNetwork:
     """A Podman network of its own (no Podman DNS), so containers get addresses known in advance."""
 
-    def __init__(self, name, env):
-        self.name, self.env = name, env
-        podman(env, "network", "rm", "-f", name, check=False)
-        podman(env, "network", "create", "--disable-dns", name)
+    def __init__(self, name, env, create=True):
+        self.name, self.env, self.created = name, env, create
+        if create:
+            podman(env, "network", "rm", "-f", name, check=False)
+            podman(env, "network", "create", "--disable-dns", name)
         info = json.loads(podman(env, "network", "inspect", name).stdout)[0]
         self.subnet = ipaddress.ip_network(info["subnets"][0]["subnet"])
 
@@ -111,7 +114,8 @@ class PodmanNetwork:
         return str(self.subnet[number])
 
     def remove(self):
-        podman(self.env, "network", "rm", "-f", self.name, check=False)
+        if self.created:
+            podman(self.env, "network", "rm", "-f", self.name, check=False)
 
 
 @contextlib.contextmanager
@@ -124,10 +128,10 @@ def project_network(env=None, name=None):
         network.remove()
 
 
-def reverse_zone(address):
-    """The in-addr.arpa zone of ADDRESS's /24 and the record's owner in it."""
-    octets = str(ipaddress.IPv4Address(address)).split(".")
-    return "%s.%s.%s.in-addr.arpa" % (octets[2], octets[1], octets[0]), octets[3]
+def reverse_zone(address, octets=3):
+    """The in-addr.arpa zone of ADDRESS's first OCTETS octets (3: its /24) and the record's owner in it."""
+    parts = str(ipaddress.IPv4Address(address)).split(".")[::-1]
+    return ".".join(parts[4 - octets:]) + ".in-addr.arpa", ".".join(parts[:4 - octets])
 
 
 def absolute(name, zone):
@@ -136,8 +140,9 @@ def absolute(name, zone):
     return name if name.endswith(".") else "%s.%s." % (name, zone)
 
 
-def build_zones(zones, hosts, server_address):
-    """{zone: [(owner, type, rdata)]} with SOA, NS, the hosts' A and PTR records added; checked."""
+def build_zones(zones, hosts, server_address, reverse_octets=3):
+    """{zone: [(owner, type, rdata)]} with SOA, NS, the hosts' A and PTR records added; checked.
+    Reverse zones cover REVERSE_OCTETS octets: 3 for a /24 network, 2 for a /16 (Podman's default)."""
     result = {}
     for zone, records in zones.items():
         zone = zone.rstrip(".").lower()
@@ -152,7 +157,7 @@ def build_zones(zones, hosts, server_address):
             raise ValueError("host %s is in none of the zones %s" % (host, ", ".join(forward)))
         zone = max(owners, key=len)
         result[zone].append((absolute(host + ".", zone), "A", str(ipaddress.IPv4Address(address))))
-        rzone, owner = reverse_zone(address)
+        rzone, owner = reverse_zone(address, reverse_octets)
         result.setdefault(rzone, []).append((owner, "PTR", host + "."))
     primary = forward[0]
     for zone, records in result.items():
@@ -218,10 +223,13 @@ def unbound_conf(zones, upstream):
 class DnsServer:
     def __init__(self, network, zones, hosts, env, name, upstream=True):
         self.network, self.env, self.name = network, env, name
-        self.address = network.address(DNS_HOST_NUMBER)
+        # On a network of the test's own the server takes .2; on a shared one (Molecule's) Podman picks.
+        self.address = network.address(DNS_HOST_NUMBER) if network.created else None
+        self.reverse_octets = min(3, max(1, network.subnet.prefixlen // 8))
         self.zones, self.hosts = {k.rstrip(".").lower(): list(v) for k, v in zones.items()}, dict(hosts)
         self.forward_upstream, self.upstream = upstream, []
-        self.built = build_zones(self.zones, self.hosts, self.address)
+        build_zones(self.zones, self.hosts, "192.0.2.1", self.reverse_octets)  # refuse bad data before any container
+        self.built = {}
 
     def client_args(self, address=None):
         """podman run arguments that put a container on the network (at ADDRESS) with this resolver."""
@@ -265,7 +273,11 @@ class DnsServer:
     def start(self):
         podman(self.env, "rm", "-f", "-t", "0", self.name, check=False)
         podman(self.env, "run", "-d", "--name", self.name, "--hostname", "ns." + sorted(self.zones)[0],
-               "--network", self.network.name, "--ip", self.address, IMAGE, "sleep", "infinity")
+               "--network", self.network.name, *(["--ip", self.address] if self.address else []), IMAGE, "sleep", "infinity")
+        if not self.address:
+            self.address = podman(self.env, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                                  self.name).stdout.strip()
+        self.built = build_zones(self.zones, self.hosts, self.address, self.reverse_octets)
         files = dict(self.zone_files(self.built), **{KNOT_CONF: knot_conf(self.built)})
         output = self.apply(files, "chown knot:knot %s; mkdir -p /run/knot; chown knot:knot /run/knot; knotd -d -c %s; %s; "
                             "grep '^nameserver' /etc/resolv.conf || true" % (DIR, KNOT_CONF, self.print_anchors()))
@@ -303,7 +315,7 @@ class DnsServer:
         self.rebuild()
 
     def rebuild(self):
-        built = build_zones(self.zones, self.hosts, self.address)
+        built = build_zones(self.zones, self.hosts, self.address, self.reverse_octets)
         new_zones = sorted(set(built) - set(self.built))
         changed = [zone for zone in sorted(built) if built[zone] != self.built.get(zone)]
         if not changed:
@@ -339,3 +351,44 @@ def dns_server(network, zones, hosts, env=None, name=None, upstream=True):
         yield server
     finally:
         server.stop()
+
+
+def load_spec(path):
+    """A JSON or YAML file: name, network (default "podman"), zones, hosts (name -> address),
+    containers (container -> DNS name: its address is looked up), upstream (default true)."""
+    import yaml  # the project's .venv has it (Ansible needs it)
+    spec = yaml.safe_load(Path(path).read_text())
+    env = default_env()
+    hosts = dict(spec.get("hosts") or {})
+    for container, host in (spec.get("containers") or {}).items():
+        hosts[host] = podman(env, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                             container).stdout.strip()
+    network = PodmanNetwork(spec.get("network", "podman"), env, create=False)
+    return DnsServer(network, spec.get("zones") or {}, hosts, env, spec["name"], spec.get("upstream", True))
+
+
+def main(argv):
+    """dns_server.py start SPEC | update SPEC | stop NAME: for Molecule's prepare and cleanup
+    playbooks (the scenario's network exists; the server stays up after start). start and
+    update print {"address": ...}: the resolver address for the hosts' /etc/resolv.conf."""
+    if len(argv) != 2 or argv[0] not in ("start", "update", "stop"):
+        sys.exit("usage: dns_server.py start SPEC | update SPEC | stop NAME")
+    if argv[0] == "stop":
+        podman(default_env(), "rm", "-f", "-t", "0", argv[1], check=False)
+        return
+    server = load_spec(argv[1])
+    if argv[0] == "start":
+        ensure_image(server.env)
+        server.start()
+    else:
+        server.address = podman(server.env, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                                server.name).stdout.strip()
+        served = re.findall(r"^  - domain: (\S+)$", server.apply({}, "cat " + KNOT_CONF), re.M)
+        server.upstream = re.findall(r"forward-addr: (\S+)", server.apply({}, "cat " + UNBOUND_CONF))
+        server.built = {zone: None for zone in served}
+        server.rebuild()
+    print(json.dumps({"address": server.address, "name": server.name}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
