@@ -6,8 +6,10 @@ a re-run that finds nothing to change, so its round trips are most of that run's
 
 With role, it also keeps on the control node what the roles of the play need from the
 result, as facts of the host, so that no task of their own has to:
-postmaster_mail_drift_clean (the other roles' checks that found nothing to change) and
-postmaster_mail_postfix_facts; with postfix_facts_cache, the Postfix facts cache file.
+postmaster_mail_drift_clean (the other roles' checks that found nothing to change),
+postmaster_mail_postfix_facts and postmaster_mail_package_versions (the installed versions of
+the packages named in package_versions); with postfix_facts_cache, the Postfix facts cache
+file, and with package_versions_cache, the package versions cache file.
 
 It also adds to the module's no_log secret_digests option the digests of the secret files and
 tables of each check NAME (variable __NAME_drift_secrets), so that no digest of a secret is
@@ -27,11 +29,11 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.postmaster.mail.plugins.module_utils._drift import secret_digest_problem
 from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (
     checked_earlier, clean_record, play_checks, postfix_options, role_secret_digests, unchecked_roles,
-    write_facts_cache)
+    merged_versions, write_facts_cache, write_versions_cache)
 from ansible_collections.postmaster.mail.plugins.plugin_utils._one_call import execute_module
 
 # Options for this action only; the module accepts and ignores them.
-CONTROLLER_OPTIONS = ("role", "postfix_facts_cache")
+CONTROLLER_OPTIONS = ("role", "postfix_facts_cache", "package_versions_cache")
 
 
 class ActionModule(ActionBase):
@@ -79,6 +81,15 @@ class ActionModule(ActionBase):
             result["ansible_facts"] = {"postmaster_mail_drift_clean": clean_record(self._task, role, result)}
             if postfix_facts:
                 result["ansible_facts"]["postmaster_mail_postfix_facts"] = postfix_facts
+        if "package_versions" in result:
+            asked = module_args.get("package_versions") or []
+            known = (task_vars.get("ansible_facts") or {}).get("postmaster_mail_package_versions")
+            result.setdefault("ansible_facts", {})["postmaster_mail_package_versions"] = merged_versions(
+                known, result["package_versions"], asked)
+            warning = write_versions_cache(self._task.args.get("package_versions_cache"), result["package_versions"],
+                                           self._task.check_mode, asked)
+            if warning:
+                result.setdefault("warnings", []).append(warning)
         return result
 
     def _applies(self, instance):

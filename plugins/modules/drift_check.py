@@ -51,6 +51,7 @@ options:
         so each role can ask whether anything of its own differs."
       - "A desired state has any of these keys -
         C(packages) (list of Debian package names that must be installed);
+        C(package_versions) (C({name: version}), the installed versions assumed, see O(package_versions));
         C(services) (list of C({name, enabled, active}), booleans, a missing one not checked);
         C(files) (list of C({path, state, sha256, secret, block, mode, owner, group}): C(state=absent)
         means the file must not exist, C(sha256) is the digest of the whole content,
@@ -94,6 +95,23 @@ options:
   config_dir:
     description:
       - Postfix configuration directory for O(postfix_info).
+    type: path
+  package_versions:
+    description:
+      - Also return the installed version of these Debian packages, as RV(package_versions), read
+        from the dpkg status file the package checks read anyway (no other command).
+      - "A desired state in O(checks) may hold C(package_versions) (C({name: version})), the versions
+        it was computed from (for example ones cached on the control node); a package whose
+        installed version differs, or that is not installed, counts as drift."
+    type: list
+    elements: str
+    default: []
+  package_versions_cache:
+    description:
+      - A JSON file on the control node that keeps RV(package_versions) per host, for the roles to
+        read on a later run (the check then verifies them). Written by the action plugin when the
+        versions it holds differ, never in check mode; a file that cannot be written gives a
+        warning. The host never sees it.
     type: path
   role:
     description:
@@ -163,7 +181,7 @@ EXAMPLES = r"""
 RETURN = r"""
 ansible_facts:
   description: Facts of the host the action plugin sets on the control node.
-  returned: when O(role) is set and the check did not fail
+  returned: when O(role) is set or RV(package_versions) is returned, and the check did not fail
   type: dict
   contains:
     postmaster_mail_drift_clean:
@@ -175,6 +193,11 @@ ansible_facts:
       description: RV(postfix_facts).
       returned: when RV(postfix_facts) is returned
       type: dict
+    postmaster_mail_package_versions:
+      description: RV(package_versions), added to the ones an earlier task of the play read.
+      returned: when RV(package_versions) is returned
+      type: dict
+      sample: {dovecot-core: "1:2.3.19.1+dfsg1-2.1+deb12u1"}
 drift:
   description: For each named check, what differs on the host, one short sentence each; empty when nothing does.
   returned: always
@@ -210,6 +233,11 @@ drifted:
   returned: always
   type: bool
   sample: true
+package_versions:
+  description: The installed version of each package of O(package_versions); one that is not installed is left out.
+  returned: when O(package_versions) is not empty
+  type: dict
+  sample: {dovecot-core: "1:2.3.19.1+dfsg1-2.1+deb12u1"}
 postfix_facts:
   description:
     - What M(postmaster.mail.postfix_info) returns (version, directories, lookup table types, features).
@@ -236,6 +264,8 @@ def main():
             # Handled by the action plugin on the control node, documented with the module.
             role=dict(type="str"),
             postfix_facts_cache=dict(type="dict"),
+            package_versions=dict(type="list", elements="str", default=[]),
+            package_versions_cache=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -258,6 +288,11 @@ def main():
         result["postfix_facts"] = checker.postfix_facts(module.params["config_dir"])
     elif checker.facts_read:
         result["postfix_facts"] = checker.facts_read[0]
+    if module.params["package_versions"]:
+        try:
+            result["package_versions"] = checker.package_versions(module.params["package_versions"])
+        except DriftError as exc:
+            module.fail_json(msg=str(exc))
     result["drifted"] = any(result["drift"].values())
     module.exit_json(**result)
 

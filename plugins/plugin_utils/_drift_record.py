@@ -10,7 +10,9 @@ desired state for drift_check in its variable __ROLE_drift_spec (empty or null w
 none ready, for example while the Postfix facts it needs are unknown) and the digests of its
 secret files and tables in __ROLE_drift_secrets; the postfix role also keeps
 __postfix_info_wanted (the check must read Postfix's own facts) and __postfix_facts_cache
-(where the control node caches them). Only this file names those variables.
+(where the control node caches them). Only this file names those variables. The package
+versions a role reads (drift_check's package_versions) are kept in the fact
+postmaster_mail_package_versions and in the cache file the reading task names.
 
 Private to postmaster.mail: no stability promise for other collections."""
 
@@ -143,17 +145,43 @@ def write_facts_cache(cache, facts, check_mode):
     if not path or check_mode or not facts.get("installed"):
         return None
     wanted = {key: facts[key] for key in cache.get("keys", []) if key in facts}
+    return _write_json(path, lambda held: wanted, "the Postfix facts cache")
+
+
+def merged_versions(held, versions, asked):
+    """The versions HELD ({name: version}) updated with the ones just read; a package asked for
+    and not read (not installed) leaves."""
+    held = held if isinstance(held, dict) else {}
+    return dict({name: version for name, version in held.items() if name not in asked and name not in versions},
+                **versions)
+
+
+def write_versions_cache(path, versions, check_mode, asked=()):
+    """Merge the package versions read on a host ({name: version}, of the packages ASKED) into its
+    cache file PATH on the control node, when the file does not hold them already. A cache:
+    returns a warning instead of failing."""
+    if not path or check_mode or not isinstance(versions, dict):
+        return None
+    return _write_json(os.path.expanduser(path), lambda held: merged_versions(held, versions, asked),
+                       "the package versions cache")
+
+
+def _write_json(path, wanted_from, what):
+    """Write wanted_from(what PATH holds, None when it holds nothing readable) to PATH as JSON,
+    atomically, unless the file holds it already; a warning naming WHAT when it cannot."""
     try:
         with open(path, encoding="utf-8") as stream:
-            if json.load(stream) == wanted:
-                return None
+            held = json.load(stream)
     except (OSError, ValueError):
-        pass
+        held = None
+    wanted = wanted_from(held)
+    if held == wanted:
+        return None
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".postfix-facts-")
+        descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".postmaster-cache-")
     except OSError as error:
-        return _not_written(path, error)
+        return _not_written(what, path, error)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
             json.dump(wanted, stream, indent=4, sort_keys=True)
@@ -162,10 +190,10 @@ def write_facts_cache(cache, facts, check_mode):
     except OSError as error:
         if os.path.exists(temporary):
             os.unlink(temporary)
-        return _not_written(path, error)
+        return _not_written(what, path, error)
     return None
 
 
-def _not_written(path, error):
-    return "postmaster.mail: the Postfix facts cache %s was not written (%s); the next run checks twice." % (
-        path, error.strerror or error)
+def _not_written(what, path, error):
+    return "postmaster.mail: %s %s was not written (%s); the next run checks twice." % (
+        what, path, error.strerror or error)

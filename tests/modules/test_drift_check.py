@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,15 @@ def test_secret_table_digest_only_in_the_no_log_option(config_dir, tables):
         "file %s: no digest given for its secret content (secret_digests)" % path]
     inline = run_module("drift_check", dict(checks={"postfix": {"tables": [dict(secret, sha256=right[str(path)])]}}))
     assert inline["failed"] and "is secret, so its sha256 must not be in checks" in inline["msg"]
+
+
+def test_package_versions_read_and_assumed_ones_verified():
+    installed = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"], capture_output=True, text=True,
+                               check=True).stdout
+    result = drift({}, package_versions=["postfix", "postmaster-no-such-package"])
+    assert result["package_versions"] == {"postfix": installed}
+    assert drift({"dovecot": {"package_versions": {"postfix": installed}}})["drift"]["dovecot"] == []
+    assert drift({"dovecot": {"package_versions": {"postfix": "1:0.1-1", "postmaster-no-such-package": "1.0"}}})[
+        "drift"]["dovecot"] == ["package postfix: version %s, not 1:0.1-1 as assumed" % installed,
+                                "package postmaster-no-such-package: version (not installed), not 1.0 as assumed"]
+    assert "package_versions" not in drift({})

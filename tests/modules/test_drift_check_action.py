@@ -160,3 +160,35 @@ def test_secret_digest_in_checks_is_refused_before_the_host_sees_it(tmp_path):
     assert completed.returncode != 0
     assert "drift_check: check base: files[0] (%s) is secret, so its sha256 must not be in checks" % secret in completed.stdout
     assert not (tmp_path / "seen").exists(), "the module ran"
+
+
+def test_package_versions_set_a_fact_and_the_control_node_cache(tmp_path):
+    installed = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", "postfix"], capture_output=True, text=True,
+                               check=True).stdout
+    cache = tmp_path / "versions" / "localhost.json"
+    cache.parent.mkdir()
+    cache.write_text(json.dumps({"postmaster-no-such-package": "1.0", "dovecot-core": "1:2.3.19.1-2"}))
+    playbook = tmp_path / "versions.yml"
+    playbook.write_text(textwrap.dedent("""\
+        - hosts: localhost
+          gather_facts: false
+          tasks:
+            - name: Read package versions
+              postmaster.mail.drift_check:
+                package_versions: [postfix, postmaster-no-such-package]
+                package_versions_cache: {cache}
+              register: read
+            - name: Show the fact
+              ansible.builtin.copy:
+                content: "{{{{ ansible_facts.postmaster_mail_package_versions | to_json }}}}"
+                dest: {result}
+              check_mode: false
+        """.format(cache=cache, result=tmp_path / "fact.json")))
+    completed = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local",
+                                "-e", "ansible_python_interpreter=%s" % sys.executable, str(playbook)],
+                               cwd=PROJECT_ROOT, env=dict(os.environ, ANSIBLE_NOCOLOR="1"), capture_output=True,
+                               text=True, check=False, timeout=300)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert json.loads((tmp_path / "fact.json").read_text()) == {"postfix": installed}
+    # Merged into what the cache held; a package asked for and not installed leaves it.
+    assert json.loads(cache.read_text()) == {"postfix": installed, "dovecot-core": "1:2.3.19.1-2"}

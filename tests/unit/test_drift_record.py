@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collect
 from ansible_collections.postmaster.mail.plugins.module_utils._drift import digest  # noqa: E402
 from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (  # noqa: E402
     checked_earlier, clean_record, play_checks, postfix_options, role_secret_digests, unchecked_roles,
-    write_facts_cache)
+    write_facts_cache, write_versions_cache)
 
 
 class Role:
@@ -139,6 +139,26 @@ def test_unwritable_cache_gives_a_warning(tmp_path):
     warning = write_facts_cache({"path": str(blocker / "host.json"), "keys": ["installed"]}, {"installed": True},
                                 check_mode=False)
     assert warning.startswith("postmaster.mail: the Postfix facts cache ") and "not written" in warning
+
+
+def test_package_versions_cache_keeps_other_packages_and_is_written_only_when_it_differs(tmp_path):
+    path = tmp_path / "versions" / "host.json"
+    assert write_versions_cache(str(path), {"dovecot-core": "1:2.3.19.1-2"}, check_mode=True) is None
+    assert not path.exists()
+    assert write_versions_cache(str(path), {"dovecot-core": "1:2.3.19.1-2"}, check_mode=False) is None
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert write_versions_cache(str(path), {"postfix": "3.7.11-0"}, check_mode=False) is None
+    assert json.loads(path.read_text()) == {"dovecot-core": "1:2.3.19.1-2", "postfix": "3.7.11-0"}
+    before = path.stat().st_mtime_ns
+    assert write_versions_cache(str(path), {"postfix": "3.7.11-0"}, check_mode=False) is None
+    assert path.stat().st_mtime_ns == before
+    assert write_versions_cache(str(path), {"dovecot-core": "1:2.4.1-6"}, check_mode=False) is None
+    assert json.loads(path.read_text()) == {"dovecot-core": "1:2.4.1-6", "postfix": "3.7.11-0"}
+    # A package asked for and not read (no longer installed) leaves the cache.
+    assert write_versions_cache(str(path), {}, check_mode=False, asked=["postfix"]) is None
+    assert json.loads(path.read_text()) == {"dovecot-core": "1:2.4.1-6"}
+    assert write_versions_cache("", {"postfix": "3.7.11-0"}, check_mode=False) is None
+    assert sorted(os.listdir(path.parent)) == ["host.json"]
 
 
 def test_malformed_controller_options_are_refused_in_one_line():
