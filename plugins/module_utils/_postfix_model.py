@@ -30,7 +30,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
+from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import (
+    SENDER_LOGINS_TABLE as DOVECOT_SENDER_LOGINS_TABLE,
+    VIRTUAL_MAILBOXES_TABLE as DOVECOT_VIRTUAL_MAILBOXES_TABLE,
+)
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import parse_version
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_settings import SettingsError as PostfixSettingsError
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_settings import check_postfix_settings
@@ -72,6 +77,19 @@ TABLES = {
     "sasl": ("postmaster_sasl_passwd", "0600", "postmaster.mail.postmap"),
     "transport": ("postmaster_transport", "0644", "postmaster.mail.postmap"),
     "tls_policy": ("postmaster_tls_policy", "0644", "postmaster.mail.tls_policy"),
+}
+
+# What postfix_dovecot (the dovecot role's public fact dovecot_postfix, _dovecot_model.postfix_contract)
+# may write to main.cf: removed again when the contract goes, so Postfix stops asking a Dovecot
+# that is no longer configured (home_mailbox stays: postfix_home_mailbox or the maildir role own it).
+DOVECOT_MAIN_CF = ("smtpd_sasl_type", "smtpd_sasl_path", "smtpd_sender_login_maps", "mailbox_transport",
+                   "virtual_mailbox_domains", "virtual_mailbox_maps", "virtual_transport")
+DOVECOT_KEYS = ("main_cf", "submission_options", "tables")
+# The contract's tables, by kind: the keys each has, and its file name in the configuration
+# directory (to remove it once the contract no longer has it).
+DOVECOT_TABLES = {
+    "sender_logins": (("path", "type", "mode", "owner", "group", "source", "sha256"), DOVECOT_SENDER_LOGINS_TABLE),
+    "virtual_mailboxes": (("path", "mode", "owner", "group", "entries"), DOVECOT_VIRTUAL_MAILBOXES_TABLE),
 }
 
 # main.cf parameters the core settings set; a null setting leaves the parameter as it is.
@@ -187,7 +205,7 @@ def relay_policies(relay):
 def needs_facts(settings):
     """Whether the settings need what the installed Postfix supports (TLS, tables)."""
     return (_tls_enabled(settings) or bool(settings["postfix_relay"])
-            or len(settings["postfix_tls_policies"]) > 0)
+            or len(settings["postfix_tls_policies"]) > 0 or bool(settings["postfix_dovecot"]))
 
 
 def _tls_server_enabled(settings):
@@ -278,11 +296,15 @@ def _table_reference(kind, maps_type, config_dir):
 
 # --- master.cf --------------------------------------------------------------------------------
 
-def submission_services(settings):
-    """submission (587) and smtps (465), present or absent as their settings say."""
+def submission_services(settings, dovecot=None):
+    """submission (587) and smtps (465), present or absent as their settings say; with
+    Dovecot, its options (AUTH after TLS only, nothing accepted without a login, the sender
+    must be the login's) under postfix_submission_options, which may override each one."""
     options = {"smtpd_tls_security_level": "encrypt", "smtpd_tls_mandatory_ciphers": "high",
                "tls_high_cipherlist": settings["postfix_submission_tls_ciphers"],
                "tls_eecdh_auto_curves": settings["postfix_submission_tls_curves"]}
+    if dovecot is not None:
+        options.update(dovecot["submission_options"])
     options.update(settings["postfix_submission_options"])
     services = []
     for name, setting, first in (("submission", "postfix_submission_enabled", {"syslog_name": "postfix/submission"}),
@@ -293,11 +315,11 @@ def submission_services(settings):
     return services
 
 
-def master_cf_services(settings, relay):
-    """The master.cf services: submission and smtps with server TLS; tlsproxy(8), which
-    smtp_tls_connection_reuse needs and Debian's master.cf leaves commented out; the relay's
-    SMTPS client (absent unless an smtps relay); then postfix_master_cf_services."""
-    services = submission_services(settings) if _tls_server_enabled(settings) else []
+def master_cf_services(settings, relay, dovecot=None):
+    """The master.cf services: submission and smtps with server TLS (and Dovecot's options);
+    tlsproxy(8), which smtp_tls_connection_reuse needs and Debian's master.cf leaves commented
+    out; the relay's SMTPS client (absent unless an smtps relay); then postfix_master_cf_services."""
+    services = submission_services(settings, dovecot) if _tls_server_enabled(settings) else []
     if _tls_enabled(settings) and settings["postfix_smtp_tls_connection_reuse"]:
         services.append({"name": "tlsproxy", "type": "unix", "chroot": "y", "maxproc": "0", "command": "tlsproxy"})
     if relay is not None and relay["method"] == "smtps":
@@ -336,13 +358,16 @@ def _table(kind, maps_type, config_dir, source, **arguments):
                  "sha256": sha256(source)}, **arguments)
 
 
-def unused_tables(relay, config_dir, user_main_cf):
-    """Paths of the tables to remove (source and built files): the SASL table, with its
-    secret, once the relay has no credentials and postfix_main_cf does not name it."""
-    path = _table_path("sasl", config_dir)
-    if (relay is not None and relay["sasl"]) or path in json.dumps(user_main_cf):
-        return []
-    return [path]
+def unused_tables(relay, config_dir, user_main_cf, dovecot=None):
+    """Paths of the tables to remove (source and built files) that postfix_main_cf does not
+    name: the SASL table, with its secret, once the relay has no credentials; Dovecot's sender
+    login and virtual mailbox tables once postfix_dovecot no longer has them."""
+    named = json.dumps(user_main_cf)
+    paths = [] if relay is not None and relay["sasl"] else [_table_path("sasl", config_dir)]
+    kept = [table["path"] for table in (dovecot or {}).get("tables", {}).values()]
+    paths += [path for path in ("%s/%s" % (config_dir, DOVECOT_TABLES[kind][1]) for kind in sorted(DOVECOT_TABLES))
+              if path not in kept]
+    return [path for path in paths if path not in named]
 
 
 def tables(relay, policies, maps_type, config_dir, facts, dns_support_level):
@@ -371,6 +396,121 @@ def tables(relay, policies, maps_type, config_dir, facts, dns_support_level):
     return found
 
 
+# --- Dovecot: authenticated submission and LMTP (postfix_dovecot) ----------------------------------
+
+_TABLE_PATH = re.compile(r"^/[^\s,{}]+\Z")
+_DOVECOT_FIX = "pass the dovecot role's fact dovecot_postfix as it is, or null for no Dovecot"
+
+
+def _refuse_dovecot(where, problem):
+    raise PostfixSettingsError("postfix_dovecot%s %s: %s" % (where, problem, _DOVECOT_FIX))
+
+
+def _dovecot_value(where, value):
+    """A main.cf or -o value as the contract gives it: text, a boolean, a number, null or a list of text."""
+    items = value if isinstance(value, list) else [value]
+    if not all(item is None or isinstance(item, (str, bool, int)) for item in items):
+        _refuse_dovecot(where, "must be text, a boolean, a number or a list of text, not %s" % type(value).__name__)
+    return value
+
+
+def _dovecot_table(kind, table):
+    """One table of the contract, checked: {path, mode, owner, group} and its entries."""
+    where = ".tables.%s" % kind
+    keys = DOVECOT_TABLES[kind][0]
+    if not isinstance(table, dict):
+        _refuse_dovecot(where, "must be a dictionary with %s, not %s" % (", ".join(keys), type(table).__name__))
+    unknown = sorted(str(key) for key in table if key not in keys)
+    missing = [key for key in keys if key not in table]
+    if unknown or missing:
+        _refuse_dovecot(where, "has the key %s, where it has %s" % ((unknown or missing)[0], ", ".join(keys))
+                        if unknown else "lacks %s (it has %s)" % (missing[0], ", ".join(keys)))
+    if not isinstance(table["path"], str) or not _TABLE_PATH.match(table["path"]):
+        _refuse_dovecot(where + ".path", "must be an absolute path without white space, ',' or braces, got %r"
+                        % (table["path"],))
+    for key in ("mode", "owner", "group"):
+        if not isinstance(table[key], str):
+            _refuse_dovecot("%s.%s" % (where, key), "must be text, not %s" % type(table[key]).__name__)
+    if kind == "virtual_mailboxes":
+        if not isinstance(table["entries"], dict) or not table["entries"]:
+            _refuse_dovecot(where + ".entries", "must be a dictionary of address: OK with at least one entry")
+        return [{"key": key, "value": value} for key, value in table["entries"].items()]
+    if table["type"] != "regexp":
+        _refuse_dovecot(where + ".type", "must be regexp, got %r" % (table["type"],))
+    if not isinstance(table["source"], str):
+        _refuse_dovecot(where + ".source", "must be the table's text, not %s" % type(table["source"]).__name__)
+    return regexp_entries(table["source"])
+
+
+def regexp_entries(source):
+    """[{key, value}] of a regexp table's text, in order: comments and blank lines left out."""
+    entries = []
+    for number, line in enumerate(source.split("\n"), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if line[0].isspace():
+            _refuse_dovecot(".tables.sender_logins.source", "line %d starts with white space (a continued line)" % number)
+        parts = line.split(None, 1)
+        entries.append({"key": parts[0], "value": parts[1].strip() if len(parts) > 1 else ""})
+    return entries
+
+
+def _names_table(value, path):
+    return any(isinstance(item, str) and item.endswith(":" + path) for item in (value if isinstance(value, list) else [value]))
+
+
+def dovecot_settings(contract, maps_type, facts):
+    """postfix_dovecot (the contract of _dovecot_model.postfix_contract) checked, as this role
+    writes it: main.cf parameters (the rest of DOVECOT_MAIN_CF removed, and smtpd_sasl_auth_enable
+    too, so port 25 never offers AUTH), the submission and smtps options, and the tables with
+    the module, type and source this role builds them with; None for no Dovecot."""
+    if not contract:
+        return None
+    if not isinstance(contract, dict):
+        _refuse_dovecot("", "must be a dictionary (%s), not %s" % (", ".join(DOVECOT_KEYS), type(contract).__name__))
+    for key in sorted(str(key) for key in contract):
+        if key not in DOVECOT_KEYS:
+            _refuse_dovecot("", "has the key %s, where it has %s" % (key, ", ".join(DOVECOT_KEYS)))
+    for key in DOVECOT_KEYS:
+        if not isinstance(contract.get(key), dict):
+            _refuse_dovecot("." + key, "must be a dictionary, not %s" % type(contract.get(key)).__name__)
+    if "sender_logins" not in contract["tables"]:
+        _refuse_dovecot(".tables", "lacks sender_logins")
+    for name, value in contract["main_cf"].items():
+        if name != "home_mailbox" and name not in DOVECOT_MAIN_CF:
+            _refuse_dovecot(".main_cf", "has %s, which the postfix role does not take from Dovecot (it takes home_mailbox, %s)"
+                            % (name, ", ".join(DOVECOT_MAIN_CF)))
+        _dovecot_value(".main_cf.%s" % name, value)
+    for name, value in contract["submission_options"].items():
+        _dovecot_value(".submission_options.%s" % name, value)
+    sasl_types = (facts or {}).get("sasl_server_types")
+    if sasl_types is not None and "dovecot" not in sasl_types:
+        raise PostfixSettingsError("postfix_dovecot: this host's Postfix has no Dovecot SASL server (postconf -a lists "
+                                   "%s): install Debian's postfix package, which has it" % (", ".join(sasl_types) or "none"))
+    main_cf = dict.fromkeys(DOVECOT_MAIN_CF + ("smtpd_sasl_auth_enable",))
+    main_cf.update(contract["main_cf"])
+    found = {}
+    for kind in sorted(contract["tables"]):
+        if kind not in DOVECOT_TABLES:
+            _refuse_dovecot(".tables", "has %s, where it has %s" % (kind, ", ".join(sorted(DOVECOT_TABLES))))
+        table = contract["tables"][kind]
+        entries = _dovecot_table(kind, table)
+        parameter = "smtpd_sender_login_maps" if kind == "sender_logins" else "virtual_mailbox_maps"
+        if not _names_table(main_cf.get(parameter), table["path"]):
+            _refuse_dovecot(".main_cf.%s" % parameter, "does not name the table %s of tables.%s" % (table["path"], kind))
+        type_ = "regexp" if kind == "sender_logins" else maps_type
+        try:
+            source = postmap_source(entries)
+        except TableError as exc:
+            _refuse_dovecot(".tables.%s" % kind, "cannot go into the table: %s" % exc)
+        found[kind] = {"path": table["path"], "type": type_, "mode": table["mode"], "owner": table["owner"],
+                       "group": table["group"], "module": "postmaster.mail.postmap", "secret": False,
+                       "source": source, "sha256": sha256(source), "entries": entries}
+        # The table as this role builds it (a virtual mailbox table in postfix_maps_type).
+        main_cf[parameter] = ["%s:%s" % (type_, table["path"])]
+    return {"main_cf": main_cf, "submission_options": dict(contract["submission_options"]), "tables": found}
+
+
 # --- the whole ----------------------------------------------------------------------------------
 
 def validate(settings):
@@ -390,7 +530,8 @@ def desired_state(settings, facts=None):
       packages, services: for ansible.builtin.apt and ansible.builtin.systemd_service;
       main_cf: main.cf parameters for postmaster.mail.postconf (None removes a parameter);
       master_cf_services: for postmaster.mail.postconf_master (state absent removes one);
-      tables: {kind: table} for kinds sasl, transport, tls_policy that are in use, each with
+      tables: {kind: table} for kinds sasl, transport, tls_policy, and with postfix_dovecot
+        sender_logins (regexp) and virtual_mailboxes, that are in use, each with
         path, type, mode, owner, group, module, secret, source, sha256 and the module's
         entries or policies;
       unused_tables: paths of tables to remove once Postfix runs without them;
@@ -412,12 +553,15 @@ def desired_state(settings, facts=None):
     main_cf = _without_none({name: settings[setting] for name, setting in CORE_MAIN_CF})
     main_cf.update(tls_main_cf(settings, facts))
     main_cf.update(relay_main_cf(relay, maps_type, config_dir))
+    dovecot = dovecot_settings(settings["postfix_dovecot"], maps_type, facts)
+    main_cf.update(dovecot["main_cf"] if dovecot is not None else dict.fromkeys(DOVECOT_MAIN_CF))
     policies = relay_policies(relay) + list(settings["postfix_tls_policies"])
     main_cf["smtp_tls_policy_maps"] = [_table_reference("tls_policy", maps_type, config_dir)] if policies else None
     main_cf.update(settings["postfix_main_cf"])
 
-    master_cf = master_cf_services(settings, relay)
+    master_cf = master_cf_services(settings, relay, dovecot)
     found_tables = tables(relay, policies, maps_type, config_dir, facts, main_cf.get("smtp_dns_support_level") or "")
+    found_tables.update(dovecot["tables"] if dovecot is not None else {})
     enabled = settings["postfix_service_enabled"]
     state = {
         "packages": settings["postfix_packages"],
@@ -425,7 +569,7 @@ def desired_state(settings, facts=None):
         "main_cf": main_cf,
         "master_cf_services": master_cf,
         "tables": found_tables,
-        "unused_tables": unused_tables(relay, config_dir, settings["postfix_main_cf"]),
+        "unused_tables": unused_tables(relay, config_dir, settings["postfix_main_cf"], dovecot),
         "needs_facts": needs_facts(settings),
         "facts_cached_part": cached_facts(facts),
         "facts_cache_keys": list(FACTS_CACHE_KEYS),

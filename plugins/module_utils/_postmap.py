@@ -46,6 +46,11 @@ BUILT_SUFFIXES = {
 # Types that Postfix reads from the source file itself: nothing to build.
 SOURCE_TYPES = ("texthash",)
 FILE_TYPES = tuple(sorted(BUILT_SUFFIXES)) + SOURCE_TYPES
+# Pattern tables, read from the source file too, a pattern per line in order; only a writer
+# that asks for them takes them (postmaster.mail.postmap). Postfix only warns about a pattern
+# it cannot read and skips the line, so a staged copy is read by postmap first and any warning
+# refuses it.
+PATTERN_TYPES = ("regexp",)
 # Debian ships these table types in packages of their own.
 DEBIAN_PACKAGES = {"cdb": "postfix-cdb", "lmdb": "postfix-lmdb"}
 HEADER = "# Managed by %s: changes made here are overwritten.\n"
@@ -250,9 +255,9 @@ def table_mode(value, secret=False):
         raise TableError(str(exc)) from None
 
 
-def check_type(type_, available):
-    """Fail unless `type_` is a file table type that this host's Postfix offers."""
-    usable = sorted(name for name in available if name in FILE_TYPES)
+def check_type(type_, available, pattern_types=()):
+    """Fail unless `type_` is a file table type (or one of `pattern_types`) that this host's Postfix offers."""
+    usable = sorted(name for name in available if name in FILE_TYPES or name in pattern_types)
     if type_ in usable:
         return
     if type_ in available:
@@ -355,7 +360,7 @@ class Plan(object):
 class Table(object):
     """One lookup table TYPE:PATH on the managed host."""
 
-    def __init__(self, module, path, type_=None, config_dir=None, removing=False):
+    def __init__(self, module, path, type_=None, config_dir=None, removing=False, pattern_types=()):
         self.module = module
         # config_dir, else MAIL_CONFIG, else /etc/postfix (_postfix_tools.config_directory).
         self.postconf = postconf(module, config_dir)
@@ -364,16 +369,17 @@ class Table(object):
         if not type_:
             type_ = postconf_values(self.postconf, ["default_database_type"])["default_database_type"]
         # A table of a type this host no longer has can still be removed.
-        check_type(type_, FILE_TYPES if removing else table_types)
+        check_type(type_, FILE_TYPES + tuple(pattern_types) if removing else table_types, pattern_types)
         check_path(path, type_, removing)
         self.path = path
         self.type = type_
         self.warnings = []
 
     @classmethod
-    def from_params(cls, module):
+    def from_params(cls, module, pattern_types=()):
         params = module.params
-        return cls(module, params["path"], params["type"], params["config_dir"], params["state"] == "absent")
+        return cls(module, params["path"], params["type"], params["config_dir"], params["state"] == "absent",
+                   pattern_types)
 
     @property
     def reference(self):
@@ -438,6 +444,8 @@ class Table(object):
                 handle.write(plan.content)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if self.type in PATTERN_TYPES:
+                self._check_patterns(staged)
             if plan.build:
                 self._build(staged)
                 # A source file kept as it is may carry a time in the future; a built
@@ -464,6 +472,15 @@ class Table(object):
             raise TableError("postmap cannot build %s, the live table is unchanged: %s"
                              % (self.reference, _last_line(stderr)))
         self.warnings.extend(line.strip() for line in stderr.splitlines() if "warning:" in line)
+
+    def _check_patterns(self, staged):
+        """Refuse a pattern table that Postfix reads with a warning (a line it would skip)."""
+        rc, dummy, stderr = self.postmap.run(["-q", "postmaster-mail-check", "%s:%s" % (self.type, staged)], check=False)
+        stderr = (stderr or "").replace(staged, self.path)
+        problems = [line.strip() for line in stderr.splitlines() if "warning:" in line or "fatal:" in line]
+        if rc not in (0, 1) or problems:
+            raise TableError("postmap cannot read %s, the live table is unchanged: %s"
+                             % (self.reference, problems[0] if problems else _last_line(stderr)))
 
     @staticmethod
     def _set_attributes(path, plan):

@@ -21,6 +21,7 @@ description:
   - Every entry is checked before anything is written. Empty keys, keys with white space or a
     leading C(#), keys and values with line breaks (also Unicode line separators), tabs or other
     control characters, and keys that Postfix would read as the same key are refused.
+  - Also writes V(regexp) tables (O(type=regexp)), whose keys are patterns, in the order given.
   - Returns RV(map_reference), the C(type:path) to put in main.cf.
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
@@ -78,8 +79,12 @@ notes:
   - Postfix processes notice a rebuilt C(hash), C(btree), C(lmdb) or C(cdb) table on their
     own. A V(texthash) table is read when a process starts, so run C(postfix reload) after
     changing one.
-  - V(regexp), V(pcre) and V(cidr) tables, whose order and patterns matter, and tables kept
-    outside a file (V(inline), V(static), V(ldap), V(mysql), ...) are not written by this module.
+  - A V(regexp) table is written as the entries say, in their order, each key a pattern
+    (C(/^alice[+@]/)); a staged copy is read by C(postmap -q) first, and a line Postfix
+    would skip with a warning (an invalid pattern) fails the task with the live table unchanged.
+    Postfix reads a V(regexp) table when a process starts, so run C(postfix reload) after changing one.
+  - V(pcre) and V(cidr) tables, and tables kept outside a file (V(inline), V(static), V(ldap),
+    V(mysql), ...) are not written by this module.
 seealso:
   - name: postmap(1)
     description: The tool that builds indexed tables.
@@ -161,6 +166,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
 from ansible_collections.postmaster.mail.plugins.module_utils._postmap import (
     HEADER,
+    PATTERN_TYPES,
     TABLE_ARGUMENT_SPEC,
     Table,
     TableError,
@@ -186,7 +192,7 @@ def main():
     except TableError as exc:
         module.fail_json(msg="entries: %s" % exc)
     try:
-        table = Table.from_params(module)
+        table = Table.from_params(module, PATTERN_TYPES)
         result = table.manage(pairs, HEADER % "postmaster.mail.postmap", params["secret"])
     except (TableError, PostfixCommandError) as exc:
         module.fail_json(msg=str(exc))

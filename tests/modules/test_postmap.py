@@ -327,7 +327,7 @@ def test_absent_removes_the_source_and_the_built_file(config_dir, tables):
 
 @pytest.mark.parametrize("path, entries, options, fragments", [
     pytest.param("map", ENTRIES, dict(type="nosuch"),
-                 ["table type 'nosuch' is not available on this host", "use one of btree, cdb, hash, lmdb, texthash"],
+                 ["table type 'nosuch' is not available on this host", "use one of btree, cdb, hash, lmdb, regexp, texthash"],
                  id="unknown-type"),
     pytest.param("map", ENTRIES, dict(type="inline"), ["table type inline does not keep its entries in a file"],
                  id="type-without-file"),
@@ -383,3 +383,44 @@ def test_missing_main_cf_fails_clearly(config_dir, tables):
     result = postmap(config_dir, tables / "map")
     assert_failed(result, "postconf", "main.cf")
     assert os.listdir(tables) == []
+
+
+# --- regexp tables (Dovecot's sender logins) ---------------------------------------------
+
+REGEXP_ENTRIES = [
+    {"key": "/^bob(\\+[^@]*)?@example\\.org$/", "value": "bob@example.org"},
+    {"key": "/^([^@+]+)(\\+[^@]*)?@example\\.org$/", "value": "${1}"},
+]
+
+
+def test_regexp_table_in_order_read_back_by_postfix(config_dir, tables):
+    path = tables / "sender_logins"
+    result = postmap(config_dir, path, REGEXP_ENTRIES, type="regexp")
+    assert_ok(result)
+    assert result["changed"] is True and result["rebuilt"] is False
+    assert result["map_reference"] == "regexp:%s" % path
+    assert path.read_text() == HEADER + "".join("%(key)s %(value)s\n" % entry for entry in REGEXP_ENTRIES)
+    assert sorted(os.listdir(tables)) == ["sender_logins"]
+    assert query(config_dir, "bob+x@Example.org", "regexp:%s" % path) == "bob@example.org"
+    assert query(config_dir, "alice@example.org", "regexp:%s" % path) == "alice"
+    again = postmap(config_dir, path, REGEXP_ENTRIES, type="regexp")
+    assert_ok(again)
+    assert again["changed"] is False
+
+
+def test_regexp_table_with_a_bad_pattern_changes_nothing(config_dir, tables):
+    path = tables / "sender_logins"
+    assert_ok(postmap(config_dir, path, REGEXP_ENTRIES, type="regexp"))
+    before = snapshot(tables)
+    result = postmap(config_dir, path, [{"key": "/([/", "value": "bob"}], type="regexp")
+    assert_failed(result, "postmap cannot read regexp:%s, the live table is unchanged" % path)
+    assert "line 2: Invalid regular expression" in result["msg"] and "\n" not in result["msg"]
+    assert snapshot(tables) == before
+
+
+def test_regexp_table_is_removed(config_dir, tables):
+    path = tables / "sender_logins"
+    assert_ok(postmap(config_dir, path, REGEXP_ENTRIES, type="regexp"))
+    result = postmap(config_dir, path, OMIT, type="regexp", state="absent")
+    assert_ok(result)
+    assert result["changed"] is True and not path.exists()

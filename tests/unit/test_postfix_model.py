@@ -35,6 +35,7 @@ TEMPLATED_DEFAULTS = {
     "postfix_smtp_tls_chain_files": [],
     "postfix_smtp_tls_ca_file": None,
     "postfix_facts_cache_dir": "",
+    "postfix_dovecot": None,
 }
 
 
@@ -210,6 +211,60 @@ def test_filter_picks_the_facts():
                                   cached_facts=CASES["facts"]["postfix_3_3"])
     assert state["main_cf"]["smtpd_tls_cert_file"] == "/etc/ssl/mail.pem"
     assert state["info_wanted"] is False
+
+
+# --- the Dovecot model's contract, taken as it is ----------------------------------------------
+
+HASH = "$6$saltsalt$" + "a" * 86
+
+
+@pytest.mark.parametrize("dovecot", [
+    {},
+    {"dovecot_lmtp_enabled": True},
+    {"dovecot_lmtp_enabled": True, "dovecot_sender_domains": ["example.org"],
+     "dovecot_users": [{"name": "bob@example.org", "password_hash": HASH},
+                       {"name": "carol", "password_hash": HASH, "senders": ["@example.net", "c@example.com"]}]},
+    {"dovecot_system_users": False, "dovecot_users": [{"name": "dave@example.org", "password_hash": HASH}]},
+], ids=["system users", "lmtp", "lmtp and virtual users", "virtual users without lmtp"])
+@pytest.mark.parametrize("facts_name", ["postfix_3_5", "postfix_3_7", "postfix_3_10"])
+def test_the_dovecot_models_contract(dovecot, facts_name):
+    """What _dovecot_model returns for Postfix, taken as the postfix role gets it (the fact
+    dovecot_postfix): every main.cf parameter it gives is written (the virtual mailbox table in
+    the table type this role builds), its sender login table holds the contract's lines in order,
+    and AUTH is on only for 587 and 465, never in main.cf (port 25)."""
+    from ansible_collections.postmaster.mail.plugins.module_utils import _dovecot_model
+    contract = json.loads(json.dumps(_dovecot_model.desired_state(
+        dict(dovecot, dovecot_tls_chain_file="/etc/ssl/mail.pem"), {"version": "2.3.19"})["postfix"]))
+    settings = case_settings({"settings": {"postfix_smtpd_tls_chain_files": ["/etc/ssl/mail.pem"],
+                                           "postfix_dovecot": contract}})
+    facts = CASES["facts"][facts_name]
+    state = desired_state(settings, facts)
+    maps_type = facts["default_database_type"]
+    for name, value in contract["main_cf"].items():
+        expected = value
+        if name == "virtual_mailbox_maps" and value:
+            expected = [item.replace("${default_database_type}", maps_type) for item in value]
+        assert state["main_cf"][name] == expected, name
+    assert state["main_cf"]["smtpd_sasl_auth_enable"] is None
+    sender = state["tables"]["sender_logins"]
+    lines = [line for line in contract["tables"]["sender_logins"]["source"].splitlines() if not line.startswith("#")]
+    assert [line for line in sender["source"].splitlines() if not line.startswith("#")] == lines
+    assert sorted(state["tables"]) == sorted(contract["tables"])
+    services = {service["name"]: service for service in state["master_cf_services"]}
+    for name in ("submission", "smtps"):
+        for option, value in contract["submission_options"].items():
+            assert services[name]["options"][option] == value
+    spec_tables = {table["path"]: table for table in state["drift_spec"]["tables"]}
+    for table in state["tables"].values():
+        assert spec_tables[table["path"]]["sha256"] == sha256(table["source"])
+
+
+def test_a_postfix_without_dovecot_sasl_is_refused():
+    contract = CASES["cases"][[case["id"] for case in CASES["cases"]].index(
+        "dovecot without LMTP, AUTH on 587 and 465 only")]["settings"]["postfix_dovecot"]
+    facts = dict(CASES["facts"]["postfix_3_7"], sasl_server_types=["cyrus"])
+    with pytest.raises(PostfixSettingsError, match="^postfix_dovecot: this host's Postfix has no Dovecot SASL server"):
+        desired_state(case_settings({"settings": {"postfix_dovecot": contract}}), facts)
 
 
 # --- properties (Hypothesis) -----------------------------------------------------------------
