@@ -61,6 +61,11 @@ def podman(env, *args, check=True, input=None, timeout=300):
     return completed
 
 
+def container_address(env, name):
+    """The address of container NAME on its (first) network."""
+    return podman(env, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name).stdout.strip()
+
+
 def default_env():
     return dict(os.environ, CONTAINERS_CONF=str(PROJECT_ROOT / "containers" / "containers.conf"))
 
@@ -275,8 +280,7 @@ class DnsServer:
         podman(self.env, "run", "-d", "--name", self.name, "--hostname", "ns." + sorted(self.zones)[0],
                "--network", self.network.name, *(["--ip", self.address] if self.address else []), IMAGE, "sleep", "infinity")
         if not self.address:
-            self.address = podman(self.env, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                                  self.name).stdout.strip()
+            self.address = container_address(self.env, self.name)
         self.built = build_zones(self.zones, self.hosts, self.address, self.reverse_octets)
         files = dict(self.zone_files(self.built), **{KNOT_CONF: knot_conf(self.built)})
         output = self.apply(files, "chown knot:knot %s; mkdir -p /run/knot; chown knot:knot /run/knot; knotd -d -c %s; %s; "
@@ -361,8 +365,7 @@ def load_spec(path):
     env = default_env()
     hosts = dict(spec.get("hosts") or {})
     for container, host in (spec.get("containers") or {}).items():
-        hosts[host] = podman(env, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                             container).stdout.strip()
+        hosts[host] = container_address(env, container)
     network = PodmanNetwork(spec.get("network", "podman"), env, create=False)
     return DnsServer(network, spec.get("zones") or {}, hosts, env, spec["name"], spec.get("upstream", True))
 
@@ -381,8 +384,7 @@ def main(argv):
         ensure_image(server.env)
         server.start()
     else:
-        server.address = podman(server.env, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                                server.name).stdout.strip()
+        server.address = container_address(server.env, server.name)
         served = re.findall(r"^  - domain: (\S+)$", server.apply({}, "cat " + KNOT_CONF), re.M)
         server.upstream = re.findall(r"forward-addr: (\S+)", server.apply({}, "cat " + UNBOUND_CONF))
         server.built = {zone: None for zone in served}
