@@ -25,10 +25,10 @@ from ansible_collections.postmaster.mail.plugins.module_utils import _rollback a
 from ansible_collections.postmaster.mail.plugins.module_utils._files import ModeError, parse_mode
 from ansible_collections.postmaster.mail.plugins.module_utils._maildir import MaildirError, check_name, owners
 from ansible_collections.postmaster.mail.plugins.module_utils._maildir import plan as maildir_plan
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import MainCfError
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import SERVICE_DEFAULTS, MasterCf, MasterCfError, desired_entries
 from ansible_collections.postmaster.mail.plugins.module_utils._mastercf import plan as master_plan
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.file import MainCf
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import gather as gather_postfix_facts
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import (
     PostfixCommandError,

@@ -27,13 +27,13 @@ import tempfile
 from ansible_collections.postmaster.mail.plugins.module_utils._text import CONTROL_CHARACTERS
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
 from ansible_collections.postmaster.mail.plugins.module_utils._files import WriteError, atomic_write
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import (
     NAME_PATTERN,
     MainCfError,
     render_value,
     same_value,
 )
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import close_parameter_names
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.file import close_parameter_names
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import age_file, postconf
 
 SERVICE_TYPES = ("inet", "unix", "unix-dgram", "fifo", "pass")

@@ -108,8 +108,8 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maildir import (
     owners,
     plan,
 )
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError, edit_main_cf
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import MainCfError, edit_main_cf
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.file import MainCf
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import TOOL_DIRECTORIES, PostfixCommandError
 
 

@@ -151,8 +151,8 @@ backup_file:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError, edit_main_cf
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf, describe, needs_restart
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import MainCfError, edit_main_cf
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.file import MainCf, describe, needs_restart
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import PostfixCommandError
 
 

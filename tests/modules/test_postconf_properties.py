@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from conftest import POSTFIX_SHARE, age_files
 from property_support import FakeModule  # also puts the collection on sys.path
 
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError, edit_main_cf
-from ansible_collections.postmaster.mail.plugins.module_utils._postconf import MainCf, describe
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import MainCfError, edit_main_cf
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.file import MainCf, describe
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import parse_settings
 
 

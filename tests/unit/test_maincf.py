@@ -1,4 +1,4 @@
-"""Pure-logic tests of plugins/module_utils/_maincf.py: no Postfix, no files."""
+"""Pure-logic tests of plugins/module_utils/_maincf/text.py: no Postfix, no files."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 # that tests/modules import their helpers from.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
 
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (  # noqa: E402
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import (  # noqa: E402
     MainCfError,
     check_main_cf_text,
     check_name,

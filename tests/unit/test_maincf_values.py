@@ -1,4 +1,4 @@
-"""Logic tests of plugins/module_utils/_maincf_values.py: the values `postconf -n` accepts
+"""Logic tests of plugins/module_utils/_maincf/values.py: the values `postconf -n` accepts
 but Postfix's daemons reject. Only temporary files, no Postfix."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collections"))
 
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError  # noqa: E402
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf_values import check_values  # noqa: E402
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import MainCfError  # noqa: E402
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.values import check_values  # noqa: E402
 
 TYPES = ["hash", "btree", "lmdb", "texthash", "regexp", "cidr", "inline", "static", "unionmap", "proxy", "tcp"]
 

@@ -1,10 +1,10 @@
 # Copyright (c) 2026, postmaster.mail contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Checks of main.cf values that `postconf -n` reads without complaint but that make
-Postfix's daemons fail or refuse mail later: TLS levels, missing certificate files,
-lookup tables of unknown types or that were never built, next hops (relayhost) the SMTP
-client cannot parse, compatibility levels this Postfix does not have.
+"""main.cf values that `postconf -n` reads without complaint but that make Postfix's daemons
+fail or refuse mail later: TLS levels, missing certificate files, lookup tables of unknown
+types or that were never built, next hops (relayhost) the SMTP client cannot parse,
+compatibility levels this Postfix does not have.
 
 Private to postmaster.mail: no stability promise for other collections.
 """
@@ -16,7 +16,7 @@ import os
 import re
 import socket
 
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import MainCfError
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import MainCfError
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_facts import parse_version
 
 _SERVER_LEVELS = ("none", "may", "encrypt")

@@ -1,8 +1,11 @@
 # Copyright (c) 2026, postmaster.mail contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure logic for main.cf: rendering values, comparing them as Postfix reads them,
-and editing the file text while keeping comments and layout.
+"""main.cf as text, pure logic: names, rendering values, comparing them as Postfix reads
+them, and editing the file text while keeping comments and layout.
+
+The main.cf package: text.py (this), values.py (values Postfix accepts but fails on later),
+file.py (the file on the host: one read, a staged check, at most one write).
 
 Private to postmaster.mail: no stability promise for other collections.
 """

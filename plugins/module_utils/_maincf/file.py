@@ -1,7 +1,8 @@
 # Copyright (c) 2026, postmaster.mail contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Backend of postmaster.mail.postconf: one read, a staged check, at most one write.
+"""main.cf on the host, the backend of postmaster.mail.postconf (and of maildir's home_mailbox
+and drift_check's main.cf comparison): one read, a staged check, at most one write.
 
 Private to postmaster.mail: no stability promise for other collections.
 """
@@ -16,7 +17,7 @@ import tempfile
 from ansible_collections.postmaster.mail.plugins.module_utils import _postfix_tools
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback
 from ansible_collections.postmaster.mail.plugins.module_utils._files import WriteError, atomic_write
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.text import (
     RESTART_PARAMETERS,
     MainCfError,
     check_main_cf_text,
@@ -26,7 +27,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._maincf import (
     render_value,
     same_value,
 )
-from ansible_collections.postmaster.mail.plugins.module_utils._maincf_values import check_values
+from ansible_collections.postmaster.mail.plugins.module_utils._maincf.values import check_values
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_tools import (
     PostfixCommandError,
     age_file,
