@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Checks a role's settings on the control node, with no remote call: the role variables
 are read from the task's variables, the rules live in module_utils (_postfix_settings.py,
-_tls_settings.py). Fails with one line that names the role variable; returns warnings
+_tls_settings.py, and the Dovecot model's validate in _dovecot_model.py). Fails with one line that names the role variable; returns warnings
 (shown as [WARNING] in the play's output) for settings that are legal but need attention."""
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import os
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import DEFAULTS as DOVECOT_DEFAULTS
+from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import DovecotSettingsError
+from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import validate as check_dovecot_settings
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_settings import (
     LISTS,
     SINGLE_VALUED,
@@ -30,6 +33,7 @@ SETTINGS = {
                                         "postfix_mynetworks_allow_public"),
     "tls": ("tls_ca_mode", "tls_server_names", "tls_renew_days", "tls_certificate_valid_days", "tls_warn_days",
             "tls_supplied_server_intermediates") + SUPPLIED_FILES,
+    "dovecot": tuple(DOVECOT_DEFAULTS),
 }
 
 
@@ -49,9 +53,12 @@ class ActionModule(ActionBase):
         try:
             if role == "postfix":
                 warnings = check_postfix_settings(settings)
+            elif role == "dovecot":
+                check_dovecot_settings(settings, {})
+                warnings = []
             else:
                 warnings = check_tls(settings)
-        except SettingsError as error:
+        except (SettingsError, DovecotSettingsError) as error:
             return dict(result, failed=True, msg="%s: %s" % (role, error))
         if warnings:
             result["warnings"] = ["%s: %s" % (role, warning) for warning in warnings]

@@ -56,6 +56,21 @@ options:
       - What the host's Dovecot is, as C({version}) (V(2.3.13), V(2.3.19.1), V(2.4.1-4)); empty or without
         C(version) while Dovecot is not installed, which leaves the files out (RV(_value.info_wanted)).
     type: dict
+  read_versions:
+    description:
+      - "Installed package versions read on the host in this run (M(postmaster.mail.drift_check)'s
+        RV(postmaster.mail.drift_check#module:package_versions)), as C({dovecot-core: VERSION}). The first
+        of O(read_versions), O(play_versions) and the file O(cache_file) that names C(dovecot-core) gives
+        the version (its Debian epoch and revision left aside), unless O(facts) gives one."
+      - "The version taken goes into RV(_value.drift_spec) as C(package_versions), so the check verifies
+        on the host that a version from the play or the cache is still the installed one."
+    type: dict
+  play_versions:
+    description: The fact C(postmaster_mail_package_versions) of the host (versions an earlier task of the play read).
+    type: dict
+  cache_file:
+    description: The control node's JSON file of the host's package versions (written by M(postmaster.mail.drift_check)'s action).
+    type: path
 """
 
 EXAMPLES = r"""
@@ -126,16 +141,51 @@ _value:
       type: dict
 """
 
+import json
+import os
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import DovecotSettingsError, desired_state
 
+# The package whose installed version is Dovecot's.
+VERSION_PACKAGE = "dovecot-core"
 
-def dovecot_desired_state(settings, facts=None):
+
+def dovecot_desired_state(settings, facts=None, read_versions=None, play_versions=None, cache_file=None):
+    package_version = None
+    if not (facts or {}).get("version"):
+        package_version = select_version(read_versions, play_versions, read_cache(cache_file) if cache_file else None)
+        facts = {"version": upstream_version(package_version)} if package_version else {}
     try:
-        return desired_state(settings, facts or {})
+        state = desired_state(settings, facts or {})
     except DovecotSettingsError as exc:
         raise AnsibleFilterError(str(exc))
+    if package_version and state["drift_spec"] is not None:
+        state["drift_spec"]["package_versions"] = {VERSION_PACKAGE: package_version}
+    return state
+
+
+def select_version(*sources):
+    """The version of dovecot-core the first source that names it gives ({name: version} each)."""
+    for source in sources:
+        if isinstance(source, dict) and isinstance(source.get(VERSION_PACKAGE), str) and source[VERSION_PACKAGE]:
+            return source[VERSION_PACKAGE]
+    return None
+
+
+def upstream_version(package_version):
+    """A Debian version without its epoch: 1:2.3.19.1+dfsg1-2.1+deb12u1 gives 2.3.19.1+dfsg1-2.1+deb12u1."""
+    return package_version.partition(":")[2] if ":" in package_version.split("-")[0] else package_version
+
+
+def read_cache(path):
+    """The versions a cache file holds, or None when there is none to read."""
+    try:
+        with open(os.path.expanduser(path), encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError):
+        return None
 
 
 class FilterModule(object):

@@ -29,10 +29,10 @@ options:
     description: The role whose variables to check.
     type: str
     required: true
-    choices: [postfix, tls]
+    choices: [dovecot, postfix, tls]
 notes:
   - The rules live in C(plugins/module_utils/_postfix_settings.py) and
-    C(plugins/module_utils/_tls_settings.py).
+    C(plugins/module_utils/_tls_settings.py); the dovecot role's in its model, C(plugins/module_utils/_dovecot_model.py).
 """
 
 EXAMPLES = r"""

@@ -185,6 +185,28 @@ def test_filter_without_facts_asks_for_them():
     assert state["info_wanted"] is True and state["files"] == []
 
 
+@pytest.mark.parametrize("read, play, cached, family", [
+    ({"dovecot-core": "1:2.4.1+dfsg1-6"}, {"dovecot-core": "1:2.3.19.1+dfsg1-2.1+deb12u1"}, None, "2.4"),
+    (None, {"dovecot-core": "1:2.3.19.1+dfsg1-2.1+deb12u1"}, {"dovecot-core": "1:2.4.1+dfsg1-6"}, "2.3"),
+    (None, {"postfix": "3.7.11-0+deb12u1"}, {"dovecot-core": "1:2.4.1+dfsg1-6"}, "2.4"),
+    (None, None, {"dovecot-core": "2.3.13+dfsg1-2+deb11u1"}, "2.3"),
+])
+def test_filter_takes_the_version_read_else_the_play_s_else_the_cache(tmp_path, read, play, cached, family):
+    cache_file = tmp_path / "host.json"
+    if cached is not None:
+        cache_file.write_text(json.dumps(cached))
+    state = dovecot_desired_state(case_settings({}), None, read, play, str(cache_file))
+    taken = next(source["dovecot-core"] for source in (read, play, cached) if source and "dovecot-core" in source)
+    assert state["version_family"] == family and state["info_wanted"] is False
+    # The check verifies on the host that the version the files were written for is installed.
+    assert state["drift_spec"]["package_versions"] == {"dovecot-core": taken}
+
+
+def test_filter_without_any_version_asks_for_it(tmp_path):
+    state = dovecot_desired_state(case_settings({}), None, {}, {"postfix": "3.7"}, str(tmp_path / "none.json"))
+    assert state["info_wanted"] is True and state["drift_spec"] is None
+
+
 def test_defaults_write_a_server():
     """The defaults alone (with the tls role's chain file) give IMAP for system users."""
     state = desired_state(dict(CASES["base"]), {"version": "2.4.1"})
