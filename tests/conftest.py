@@ -106,4 +106,3 @@ def postconf_n(config_dir):
         values[name] = value.strip()
     values.pop("config_directory", None)
     return values
-

@@ -95,7 +95,7 @@ def key_of(key_type, size=2048):
     return _KEYS["ECC"]
 
 
-def pki(kinds=("server",), ca_name=CA_NAME, ca_days=3650, cert_days=365, age_days=0, names=NAMES, key_type="ECC",
+def pki(kinds=("server",), ca_name=CA_NAME, ca_days=3650, cert_days=365, age_days=0, names=tuple(NAMES), key_type="ECC",
         key_size=2048, chain="good"):
     """The control node's files, as the role leaves them after issuing `kinds`."""
     start = NOW - datetime.timedelta(days=age_days)
