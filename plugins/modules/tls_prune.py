@@ -44,7 +44,7 @@ options:
         A chain file whose name appears in any of them is kept.
     type: list
     elements: path
-    default: [/etc/postfix, /etc/stunnel]
+    default: [/etc/postfix, /etc/stunnel, /etc/dovecot]
 """
 
 EXAMPLES = r"""
@@ -112,7 +112,7 @@ def main():
         argument_spec=dict(
             directory=dict(type="path", required=True),
             keep=dict(type="list", elements="path", required=True),
-            readers=dict(type="list", elements="path", default=["/etc/postfix", "/etc/stunnel"]),
+            readers=dict(type="list", elements="path", default=["/etc/postfix", "/etc/stunnel", "/etc/dovecot"]),
         ),
         supports_check_mode=True,
     )
