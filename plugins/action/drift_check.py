@@ -12,8 +12,8 @@ the packages named in package_versions); with postfix_facts_cache, the Postfix f
 file, and with package_versions_cache, the package versions cache file.
 
 It also adds to the module's no_log secret_digests option the digests of the secret files and
-tables of each check NAME (variable __NAME_drift_secrets), so that no digest of a secret is
-ever in `checks`, which Ansible logs on the host.
+tables of each check NAME (the secret_digests of the role's state, __NAME_state), so that no
+digest of a secret is ever in `checks`, which Ansible logs on the host.
 
 Given role and no checks, it is the one drift mechanism of this collection's roles: it
 gathers the desired states of every role of the play (plugin_utils/_drift_record.py names the
@@ -28,8 +28,8 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.postmaster.mail.plugins.module_utils._drift import secret_digest_problem
 from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (
-    checked_earlier, clean_record, play_checks, postfix_options, role_secret_digests, unchecked_roles,
-    merged_versions, write_facts_cache, write_versions_cache)
+    checked_earlier, clean_record, gather, merged_versions, role_secret_digests, role_state, unchecked_roles,
+    write_facts_cache, write_versions_cache)
 from ansible_collections.postmaster.mail.plugins.plugin_utils._one_call import execute_module
 
 # Options for this action only; the module accepts and ignores them.
@@ -50,18 +50,21 @@ class ActionModule(ActionBase):
         module_args = {key: value for key, value in self._task.args.items() if key not in CONTROLLER_OPTIONS}
         gathering = role is not None and "checks" not in module_args
         if gathering:
-            if checked_earlier(self._task, role, task_vars, self._template_secrets):
+            own = role_state(self._template_secrets, task_vars, role)
+            if checked_earlier(self._task, role, task_vars, own.get("drift_spec")):
                 return dict(result, changed=False, skipped=True, drift={role: []}, drifted=False, differs=False,
                             unchecked=[], skip_reason="An earlier check of this play found nothing of %s to change" % role)
-            module_args["checks"] = play_checks(self._task, role, task_vars, self._template_secrets)
-            postfix_info, role_cache = postfix_options(task_vars, self._template_secrets)
-            module_args.setdefault("postfix_info", postfix_info)
-            cache = cache or role_cache
+            gathered = gather(self._task, role, task_vars, self._template_secrets, {role: own})
+            module_args["checks"] = gathered.checks
+            module_args.setdefault("postfix_info", gathered.postfix_info)
+            cache = cache or gathered.postfix_facts_cache
         checks = module_args.get("checks") or {}
         given = module_args.get("secret_digests") or {}
         problem = secret_digest_problem(checks, given)
         if not problem:
-            secret_digests = dict(role_secret_digests(self._template_secrets, task_vars, checks), **given)
+            from_roles = gathered.secret_digests if gathering else role_secret_digests(
+                self._template_secrets, task_vars, checks)
+            secret_digests = dict(from_roles, **given)
             problem = secret_digest_problem(checks, secret_digests)
         if problem:
             return dict(result, failed=True, msg="drift_check: %s" % problem)

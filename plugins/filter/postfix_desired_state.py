@@ -107,6 +107,11 @@ _value:
         - The desired state for M(postmaster.mail.drift_check), or null while RV(_value.info_wanted).
         - Secret tables are in it without their digest.
       type: dict
+    facts_cache:
+      description:
+        - C({path, keys}) for the M(postmaster.mail.drift_check) action's C(postfix_facts_cache) option
+          (the file of O(cache_file), empty without it).
+      type: dict
     secret_digests:
       description:
         - SHA-256 digest of each secret table's source text, by path, for the O(postmaster.mail.drift_check#module:secret_digests)
@@ -129,9 +134,11 @@ def postfix_desired_state(settings, facts=None, play_facts=None, cached_facts=No
     if cached_facts is None and cache_file:
         cached_facts = read_cache(cache_file)
     try:
-        return desired_state(settings, select_facts(facts, play_facts, cached_facts))
+        state = desired_state(settings, select_facts(facts, play_facts, cached_facts))
     except PostfixSettingsError as exc:
         raise AnsibleFilterError(str(exc))
+    state["facts_cache"] = {"path": cache_file or "", "keys": state["facts_cache_keys"]}
+    return state
 
 
 def read_cache(path):

@@ -82,9 +82,9 @@ options:
         with C(-vvv). The source of a SASL password table is a host and user name an attacker
         knows plus the password, so its digest gives the password to a word list. A secret item
         with C(sha256) in O(checks) is refused before anything runs.
-      - The action plugin adds, for each check C(NAME) of O(checks), the digests in the variable
-        C(__NAME_drift_secrets) when the play defines it (the roles of this collection keep them
-        there). A secret item without a digest is a difference.
+      - The action plugin adds, for each check C(NAME) of O(checks), the digests in the
+        C(secret_digests) of the variable C(__NAME_state) when the play defines it (the roles of
+        this collection keep their model's result there). A secret item without a digest is a difference.
     type: dict
     default: {}
   postfix_info:
@@ -127,8 +127,9 @@ options:
         playbook, gives a name no check has (C(play)), so every check that found nothing to change
         is recorded.
       - "Without O(checks), the action gathers them: the desired state of every role of this
-        collection in the play, and of the role O(role), each from that role's variable
-        C(__ROLE_drift_spec); one that is empty or cannot be rendered (a bad setting) is left out, and
+        collection in the play, and of the role O(role), each from the C(drift_spec) of that role's
+        variable C(__ROLE_state), templated once; one that is empty or cannot be rendered (a bad
+        setting) is left out, and
         that role checks on its own after validating its settings. O(postfix_info) and
         O(postfix_facts_cache) then come from the postfix role of the play. When an earlier check of
         the play found the role's current desired state unchanged and this is the role's first check

@@ -5,13 +5,14 @@
 play's roles (gathered for one check), which other roles of the play need no check of their
 own, and the Postfix facts cache.
 
-The contract between the roles of this collection and this action: each role ROLE keeps its
-desired state for drift_check in its variable __ROLE_drift_spec (empty or null while it has
-none ready, for example while the Postfix facts it needs are unknown) and the digests of its
-secret files and tables in __ROLE_drift_secrets; the postfix role also keeps
-__postfix_info_wanted (the check must read Postfix's own facts) and __postfix_facts_cache
-(where the control node caches them). Only this file names those variables. The package
-versions a role reads (drift_check's package_versions) are kept in the fact
+The contract between the roles of this collection and this action: each role ROLE keeps what
+its model returns in its variable __ROLE_state, a dictionary with drift_spec (the desired state
+for drift_check; empty or null while none is ready, for example while the Postfix facts it
+needs are unknown) and secret_digests (the digests of its secret files and tables, {path:
+SHA-256}); the postfix role's also has info_wanted (the check must read Postfix's own facts)
+and facts_cache ({path, keys}: where the control node caches them). The action templates each
+role's state once per check. Only this file names those variables. The package versions a
+role reads (drift_check's package_versions) are kept in the fact
 postmaster_mail_package_versions and in the cache file the reading task names.
 
 Private to postmaster.mail: no stability promise for other collections."""
@@ -25,10 +26,7 @@ import tempfile
 from ansible_collections.postmaster.mail.plugins.module_utils._drift import digest
 
 COLLECTION = "postmaster.mail"
-SPEC_VARIABLE = "__%s_drift_spec"
-SECRETS_VARIABLE = "__%s_drift_secrets"
-POSTFIX_INFO_VARIABLE = "__postfix_info_wanted"
-FACTS_CACHE_VARIABLE = "__postfix_facts_cache"
+STATE_VARIABLE = "__%s_state"
 
 
 def _play_roles(task):
@@ -51,43 +49,52 @@ def collection_roles(task):
     return found
 
 
-def _variable(template, task_vars, name):
-    """The variable templated (None when it is not defined or cannot be)."""
-    return template(task_vars[name]) if name in task_vars else None
+def role_state(template, task_vars, name):
+    """The role's __ROLE_state templated, or {} when it is not defined or cannot be rendered (a
+    bad setting: that role validates its settings before its own check and reports them in its
+    own words)."""
+    variable = STATE_VARIABLE % name
+    state = template(task_vars[variable]) if variable in task_vars else None
+    return state if isinstance(state, dict) else {}
 
 
-def play_checks(task, role, task_vars, template):
-    """The checks for one drift_check call: {name: desired state} of every role of this
-    collection in the task's play (and of `role`) whose __ROLE_drift_spec renders to a non-empty
-    state. A state that cannot render (a bad setting) is left out: that role validates its
-    settings before its own check and reports them in its own words."""
-    names = set(collection_roles(task))
-    if role:
-        names.add(role)
-    checks = {}
+class Gathered:
+    """What one drift_check call takes from the roles of the play: checks ({name: desired
+    state}), secret_digests ({path: SHA-256}), postfix_info and postfix_facts_cache."""
+
+    def __init__(self):
+        self.checks, self.secret_digests = {}, {}
+        self.postfix_info, self.postfix_facts_cache = False, {}
+
+
+def gather(task, role, task_vars, template, known=None):
+    """The checks of every role of this collection in the task's play, and of `role`, from each
+    role's state (`known` holds states templated already, by name); a role whose state has no
+    desired state ready is left out and checks on its own."""
+    gathered = Gathered()
+    names = set(collection_roles(task)) | ({role} if role else set())
     for name in sorted(names):
-        spec = _variable(template, task_vars, SPEC_VARIABLE % name)
-        if spec:
-            checks[name] = spec
-    return checks
+        state = (known or {}).get(name)
+        if state is None:
+            state = role_state(template, task_vars, name)
+        if state.get("drift_spec"):
+            gathered.checks[name] = state["drift_spec"]
+            gathered.secret_digests.update(state.get("secret_digests") or {})
+        if name == "postfix":
+            gathered.postfix_info = bool(state.get("info_wanted"))
+            gathered.postfix_facts_cache = state.get("facts_cache") or {}
+    return gathered
 
 
-def postfix_options(task_vars, template):
-    """postfix_info and postfix_facts_cache as the postfix role of the play asks for them."""
-    return (bool(_variable(template, task_vars, POSTFIX_INFO_VARIABLE)),
-            _variable(template, task_vars, FACTS_CACHE_VARIABLE) or {})
-
-
-def checked_earlier(task, role, task_vars, template):
-    """Whether an earlier check of this play found the role's desired state unchanged: the
-    record names this role instance and the digest of the state it has now, and this is the
-    role's first check on the host (a second include of the role, whose check registered a
-    result already, checks again)."""
+def checked_earlier(task, role, task_vars, spec):
+    """Whether an earlier check of this play found the role's desired state (`spec`) unchanged:
+    the record names this role instance and the digest of that state, and this is the role's
+    first check on the host (a second include of the role, whose check registered a result
+    already, checks again)."""
     record = (task_vars.get("ansible_facts") or {}).get("postmaster_mail_drift_clean") or {}
     instance = getattr(task, "_role", None)
     if role not in record or instance is None or (task.register and task.register in task_vars):
         return False
-    spec = _variable(template, task_vars, SPEC_VARIABLE % role)
     return bool(spec) and record[role] == "%s:%s" % (instance._uuid, digest(spec))
 
 
@@ -122,19 +129,13 @@ def clean_record(task, role, result):
 
 
 def role_secret_digests(template, task_vars, checks):
-    """{path: SHA-256} of the secret files and tables of each check NAME of `checks`, from the
-    variable __NAME_drift_secrets, templated with `template` (None when it cannot be). A
-    variable that is missing or does not render to a dictionary adds nothing: the check then
-    counts its secrets as differences, and the role that owns them runs."""
+    """{path: SHA-256} of the secret files and tables of each check NAME of `checks` given
+    explicitly, from that role's state (its secret_digests). A state that is missing or cannot
+    be rendered adds nothing: the check then counts its secrets as differences, and the role
+    that owns them runs."""
     digests = {}
-    if not isinstance(checks, dict):
-        return digests
-    for name in checks:
-        variable = SECRETS_VARIABLE % name
-        if variable in task_vars:
-            value = template(task_vars[variable])
-            if isinstance(value, dict):
-                digests.update(value)
+    for name in checks if isinstance(checks, dict) else ():
+        digests.update(role_state(template, task_vars, name).get("secret_digests") or {})
     return digests
 
 

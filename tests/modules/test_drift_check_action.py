@@ -133,7 +133,7 @@ def test_pipelining_keeps_ansible_own_single_command(tmp_path):
 
 
 def test_secret_digests_come_from_the_role_variable_and_are_never_shown(tmp_path):
-    """A secret file's digest comes from __NAME_drift_secrets into the no_log option: the check
+    """A secret file's digest comes from __NAME_state's secret_digests into the no_log option: the check
     compares it, and neither it nor the check's digest (the same for any password) is shown."""
     secret = tmp_path / "secret"
     secret.write_text("user:Pa55-word")
@@ -141,7 +141,7 @@ def test_secret_digests_come_from_the_role_variable_and_are_never_shown(tmp_path
     digest = hashlib.sha256(b"user:Pa55-word").hexdigest()
     results = {}
     for password in ("Pa55-word", "0ther-word"):
-        play_vars = {"password": password, "__base_drift_secrets": "{{ {'%s': ('user:' ~ password) | hash('sha256')} }}" % secret}
+        play_vars = {"password": password, "__base_state": "{{ {'secret_digests': {'%s': ('user:' ~ password) | hash('sha256')}} }}" % secret}
         completed = run_playbook(tmp_path, checks, play_vars=play_vars)
         assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
         results[password] = json.loads((tmp_path / "result.json").read_text())

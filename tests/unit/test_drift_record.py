@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".cache" / "collect
 
 from ansible_collections.postmaster.mail.plugins.module_utils._drift import digest  # noqa: E402
 from ansible_collections.postmaster.mail.plugins.plugin_utils._drift_record import (  # noqa: E402
-    checked_earlier, clean_record, play_checks, postfix_options, role_secret_digests, unchecked_roles,
-    write_facts_cache, write_versions_cache)
+    checked_earlier, clean_record, gather, role_secret_digests, unchecked_roles, write_facts_cache,
+    write_versions_cache)
 
 
 class Role:
@@ -65,37 +65,54 @@ def role_task(play, role=None, register="__x_drift"):
     return task
 
 
-def test_gathers_the_desired_state_of_each_collection_role_of_the_play():
+def state(spec, secrets=None, **more):
+    return dict(more, drift_spec=spec, secret_digests=secrets or {})
+
+
+def test_gathers_each_collection_role_of_the_play_from_its_state_once():
     play = Play([Role("tls", "u1"), Role("postfix", "u2"), Role("other", "u3", collection="someone.else"),
                  Role("maildir", "u4"), Role("mail_client", "u5")])
-    task_vars = {"__tls_drift_spec": "", "__postfix_drift_spec": {"packages": ["postfix"]},
-                 "__other_drift_spec": {"packages": ["x"]}, "__maildir_drift_spec": "broken",
-                 "__stunnel_drift_spec": {"packages": ["stunnel4"]}}
+    cache = {"path": "/c/h.json", "keys": ["installed"]}
+    task_vars = {"__tls_state": state(""), "__other_state": state({"packages": ["x"]}), "__maildir_state": "broken",
+                 "__postfix_state": state({"packages": ["postfix"]}, {"/etc/postfix/sasl": "ab" * 32},
+                                          info_wanted=False, facts_cache=cache),
+                 "__stunnel_state": state({"packages": ["stunnel4"]})}
+    templated = []
+
+    def counting(value):
+        templated.append(value)
+        return template(value)
     # Empty (tls), unrenderable (maildir), missing (mail_client) and other collections' roles are left out;
     # the calling role is added even when the play does not list it.
-    assert play_checks(task_in(play), "stunnel", task_vars, template) == {
-        "postfix": {"packages": ["postfix"]}, "stunnel": {"packages": ["stunnel4"]}}
-    assert play_checks(task_in(play), "play", task_vars, template) == {"postfix": {"packages": ["postfix"]}}
+    gathered = gather(task_in(play), "stunnel", task_vars, counting)
+    assert gathered.checks == {"postfix": {"packages": ["postfix"]}, "stunnel": {"packages": ["stunnel4"]}}
+    assert gathered.secret_digests == {"/etc/postfix/sasl": "ab" * 32}
+    assert (gathered.postfix_info, gathered.postfix_facts_cache) == (False, cache)
+    assert len(templated) == 4  # tls, postfix, maildir, stunnel: each state once
+    known = {"stunnel": state({"packages": ["given"]})}
+    assert gather(task_in(play), "stunnel", task_vars, template, known).checks["stunnel"] == {"packages": ["given"]}
+    assert gather(task_in(play), "play", task_vars, template).checks == {"postfix": {"packages": ["postfix"]}}
 
 
-def test_postfix_options_come_from_the_postfix_role():
-    assert postfix_options({}, template) == (False, {})
-    cache = {"path": "/c/h.json", "keys": ["installed"]}
-    assert postfix_options({"__postfix_info_wanted": True, "__postfix_facts_cache": cache}, template) == (True, cache)
+def test_postfix_facts_are_read_while_the_postfix_role_wants_them():
+    play = Play([Role("postfix", "u2")])
+    gathered = gather(task_in(play), "postfix", {"__postfix_state": state(None, info_wanted=True)}, template)
+    assert gathered.checks == {} and gathered.postfix_info
 
 
 def test_a_role_is_answered_on_the_control_node_only_when_its_record_matches():
     postfix = Role("postfix", "u2")
     spec = {"packages": ["postfix"]}
     record = {"postfix": "u2:" + digest(spec)}
-    task_vars = {"__postfix_drift_spec": spec, "ansible_facts": {"postmaster_mail_drift_clean": record}}
+    task_vars = {"ansible_facts": {"postmaster_mail_drift_clean": record}}
     task = role_task(Play([postfix]), postfix, "__postfix_drift")
-    assert checked_earlier(task, "postfix", task_vars, template)
+    assert checked_earlier(task, "postfix", task_vars, spec)
     # A second include of the role (its result registered already), another instance, another state.
-    assert not checked_earlier(task, "postfix", dict(task_vars, __postfix_drift={}), template)
-    assert not checked_earlier(role_task(Play([postfix]), Role("postfix", "u9")), "postfix", task_vars, template)
-    assert not checked_earlier(task, "postfix", dict(task_vars, __postfix_drift_spec={"packages": []}), template)
-    assert not checked_earlier(role_task(Play([postfix])), "play", task_vars, template)
+    assert not checked_earlier(task, "postfix", dict(task_vars, __postfix_drift={}), spec)
+    assert not checked_earlier(role_task(Play([postfix]), Role("postfix", "u9")), "postfix", task_vars, spec)
+    assert not checked_earlier(task, "postfix", task_vars, {"packages": []})
+    assert not checked_earlier(task, "postfix", task_vars, None)
+    assert not checked_earlier(role_task(Play([postfix])), "play", task_vars, spec)
 
 
 def test_unchecked_lists_the_roles_that_apply_and_were_not_checked():
@@ -174,12 +191,12 @@ def test_malformed_controller_options_are_refused_in_one_line():
         assert words in message and "\n" not in message
 
 
-def test_secret_digests_come_from_each_checked_role_variable():
-    """Only the checks given, only variables that render to a dictionary."""
-    task_vars = {"__postfix_drift_secrets": "POSTFIX", "__tls_drift_secrets": "BROKEN",
-                 "__stunnel_drift_secrets": "STUNNEL", "__mail_client_drift_secrets": "LIST"}
-    rendered = {"POSTFIX": {"/etc/postfix/sasl": "ab" * 32}, "BROKEN": None, "STUNNEL": {"/etc/s": "cd" * 32},
-                "LIST": ["/etc/x"]}
+def test_secret_digests_come_from_each_checked_role_state():
+    """Only the checks given, only states that render to a dictionary."""
+    task_vars = {"__postfix_state": "POSTFIX", "__tls_state": "BROKEN", "__stunnel_state": "STUNNEL",
+                 "__mail_client_state": "LIST"}
+    rendered = {"POSTFIX": state({}, {"/etc/postfix/sasl": "ab" * 32}), "BROKEN": None,
+                "STUNNEL": state({}, {"/etc/s": "cd" * 32}), "LIST": ["/etc/x"]}
     checks = {"postfix": {}, "tls": {}, "mail_client": {}, "maildir": {}}
     assert role_secret_digests(rendered.get, task_vars, checks) == {"/etc/postfix/sasl": "ab" * 32}
     assert role_secret_digests(rendered.get, task_vars, "not checks") == {}
