@@ -6,7 +6,8 @@ between servers, but its chain validates against the private CA as well.
 sslyze runs in a throwaway container of the bookworm image on Podman's network (SSLYZE_IMAGE in
 scripts/sslyze, the same virtual environment mounted read-only): the servers see a client on
 another machine, as a real scanner would be, at the cost of one container start per scan.
-molecule.yml turns off smtpd's client name lookups, which this machine's resolver stalls."""
+smtpd looks the scanner's address up (smtpd_peername_lookup, on by default) in the project's
+test DNS (prepare.yml), which answers at once; this machine's resolver stalled those lookups."""
 
 from __future__ import annotations
 
