@@ -16,6 +16,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import DEFAULTS as DOVECOT_DEFAULTS
 from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import DovecotSettingsError
 from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import validate as check_dovecot_settings
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model import check_dovecot_contract
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_settings import (
     LISTS,
     SINGLE_VALUED,
@@ -30,7 +31,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._tls_settings impo
 
 SETTINGS = {
     "postfix": SINGLE_VALUED + LISTS + ("postfix_inet_interfaces", "postfix_compatibility_level", "postfix_relay",
-                                        "postfix_mynetworks_allow_public"),
+                                        "postfix_mynetworks_allow_public", "postfix_dovecot"),
     "tls": ("tls_ca_mode", "tls_server_names", "tls_renew_days", "tls_certificate_valid_days", "tls_warn_days",
             "tls_supplied_server_intermediates") + SUPPLIED_FILES,
     "dovecot": tuple(DOVECOT_DEFAULTS),
@@ -53,6 +54,7 @@ class ActionModule(ActionBase):
         try:
             if role == "postfix":
                 warnings = check_postfix_settings(settings)
+                check_dovecot_contract(settings.get("postfix_dovecot"))
             elif role == "dovecot":
                 check_dovecot_settings(settings, {})
                 warnings = []

@@ -511,6 +511,12 @@ def dovecot_settings(contract, maps_type, facts):
     return {"main_cf": main_cf, "submission_options": dict(contract["submission_options"]), "tables": found}
 
 
+def check_dovecot_contract(contract):
+    """Raise PostfixSettingsError when postfix_dovecot is malformed: what validate_settings checks
+    before any remote call (desired_state also checks it against the host's SASL server types)."""
+    dovecot_settings(contract, "", None)
+
+
 # --- the whole ----------------------------------------------------------------------------------
 
 def validate(settings):
