@@ -40,8 +40,15 @@ class TestRelay:
         run_scenario(self.scenario)
 
 
+class TestMailbox:
+    scenario = "mailbox"
+
+    def test_scenario_passes(self):
+        run_scenario(self.scenario)
+
+
 def test_every_scenario_has_a_class():
-    assert sorted(cls.scenario for cls in (TestDefault, TestTls, TestRelay)) == SCENARIOS
+    assert sorted(cls.scenario for cls in (TestDefault, TestTls, TestRelay, TestMailbox)) == SCENARIOS
 
 
 def run_scenario(scenario):
