@@ -54,7 +54,7 @@ class ActionModule(ActionBase):
             if checked_earlier(self._task, role, task_vars, own.get("drift_spec")):
                 return dict(result, changed=False, skipped=True, drift={role: []}, drifted=False, differs=False,
                             unchecked=[], skip_reason="An earlier check of this play found nothing of %s to change" % role)
-            gathered = gather(self._task, role, task_vars, self._template_secrets, {role: own})
+            gathered = gather(self._task, role, task_vars, self._template_secrets, {role: own}, self._applies)
             module_args["checks"] = gathered.checks
             module_args.setdefault("postfix_info", gathered.postfix_info)
             cache = cache or gathered.postfix_facts_cache

@@ -67,12 +67,14 @@ class Gathered:
         self.postfix_info, self.postfix_facts_cache = False, {}
 
 
-def gather(task, role, task_vars, template, known=None):
-    """The checks of every role of this collection in the task's play, and of `role`, from each
-    role's state (`known` holds states templated already, by name); a role whose state has no
-    desired state ready is left out and checks on its own."""
+def gather(task, role, task_vars, template, known=None, applies=lambda instance: True):
+    """The checks of every role of this collection in the task's play that applies to the host
+    (`applies(instance)`: its own `when` holds), and of `role`, from each role's state (`known`
+    holds states templated already, by name); a role whose state has no desired state ready is
+    left out and checks on its own."""
     gathered = Gathered()
-    names = set(collection_roles(task)) | ({role} if role else set())
+    names = {name for name, instances in collection_roles(task).items() if any(map(applies, instances))}
+    names |= {role} if role else set()
     for name in sorted(names):
         state = (known or {}).get(name)
         if state is None:

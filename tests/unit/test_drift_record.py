@@ -92,6 +92,10 @@ def test_gathers_each_collection_role_of_the_play_from_its_state_once():
     known = {"stunnel": state({"packages": ["given"]})}
     assert gather(task_in(play), "stunnel", task_vars, template, known).checks["stunnel"] == {"packages": ["given"]}
     assert gather(task_in(play), "play", task_vars, template).checks == {"postfix": {"packages": ["postfix"]}}
+    # A role whose own `when` does not hold on the host is not even templated.
+    templated.clear()
+    postfix_off = gather(task_in(play), "play", task_vars, counting, applies=lambda instance: instance.name != "postfix")
+    assert postfix_off.checks == {} and len(templated) == 2  # tls and maildir; mail_client has no state
 
 
 def test_postfix_facts_are_read_while_the_postfix_role_wants_them():
