@@ -23,7 +23,6 @@ import subprocess
 
 import yaml
 
-from conftest import PROJECT_ROOT
 from container_host import ContainerHost
 from playbook_runs import recap_changed
 from systemd_container import systemd_container
@@ -159,13 +158,7 @@ class Host(ContainerHost):
         self.playbook.write_text(PLAYBOOK)
 
     def converge(self, extra=None):
-        command = ["ansible-playbook", "-i", str(self.inventory), str(self.playbook)]
-        if extra:
-            command += ["-e", json.dumps(extra)]
-        completed = subprocess.run(command, cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True,
-                                   timeout=1200, check=False)
-        assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
-        return completed.stdout
+        return self.play(self.playbook, extra)
 
     def probe(self):
         completed = subprocess.run(["podman", "exec", "-i", self.name, "python3", "-c", PROBE], input=PASSWORD,

@@ -9,7 +9,6 @@ plain re-run changes nothing."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 
@@ -52,13 +51,7 @@ class Host(ContainerHost):
         }}}}))
 
     def site(self, extra=None):
-        command = ["ansible-playbook", "-i", str(self.inventory), str(PROJECT_ROOT / "playbooks" / "site.yml")]
-        if extra:
-            command += ["-e", json.dumps(extra)]
-        completed = subprocess.run(command, cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True,
-                                   timeout=1200, check=False)
-        assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
-        return completed.stdout
+        return self.play(PROJECT_ROOT / "playbooks" / "site.yml", extra)
 
     def chain_files(self):
         return sorted(self.sh("cd %s && ls server-*.pem client-*.pem" % TLS_DIR).split())
