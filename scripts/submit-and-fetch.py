@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Runs inside a mail server: USER sends a message to itself by authenticated submission
 (port 587, STARTTLS, AUTH), then fetches it over IMAP (port 993, TLS from the first byte), both
 with the server's certificate checked against CA_FILE for HOST. The password is read from stdin.
