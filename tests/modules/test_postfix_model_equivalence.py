@@ -196,7 +196,9 @@ def test_model_equals_todays_jinja(rendered, case):
     facts = CASES["facts"][case["facts"]]
     random_session_cache(jinja, facts)
     state = normalised(desired_state(jinja["settings"], select_facts(facts)))
-    assert jinja["model"] == state, "the filter returns what the model returns"
+    # The filter adds where the control node caches the facts (no cache file in these plays).
+    filtered = dict(state, facts_cache={"path": "", "keys": state["facts_cache_keys"]})
+    assert jinja["model"] == filtered, "the filter returns what the model returns"
     state = without_dovecot_removal(state, jinja["settings"])
     assert state["main_cf"] == jinja["main_cf"]
     assert state["master_cf_services"] == jinja["master_cf_services"]
