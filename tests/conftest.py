@@ -106,3 +106,13 @@ def postconf_n(config_dir):
         values[name] = value.strip()
     values.pop("config_directory", None)
     return values
+
+
+def pytest_collection_modifyitems(items):
+    """The longest tests first (Molecule scenarios, then the other container scenarios): under
+    `--dist loadscope` (scripts/test) workers take test files and classes in collection order,
+    so a long scenario never starts last and holds up the end of the run."""
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return 0 if path.endswith("scenarios/test_molecule.py") else 1 if "/scenarios/" in path else 2
+    items.sort(key=rank)
