@@ -12,6 +12,9 @@ import pytest
 import testinfra
 
 EDGES = ("edge-tunnel", "edge-direct")
+# The edges' login on the hub: a virtual user of the hub's Dovecot (molecule.yml's dovecot_users).
+EDGE_LOGIN = "edge@hub.molecule.test"
+EDGE_PASSWORD = "edge-S3cret-" + hashlib.sha1(b"relay").hexdigest()[:8]
 DELIVERY_TIMEOUT = 60
 
 
@@ -115,21 +118,26 @@ def test_hub_is_not_an_open_relay(host, hub):
     assert unauthenticated_reply.startswith("(554") and "Access denied" in unauthenticated_reply, unauthenticated_reply
 
 
-def relay_probe(address, port, login=None):
-    """Ask to relay to a foreign domain and return the RCPT reply, then withdraw with RSET:
-    no DATA is sent, so nothing is queued and nothing leaves the project's containers."""
-    lines = [
+def smtp_script(address, port, lines):
+    """A python3 command that connects (SMTPS on 465, the CA checked, plain SMTP elsewhere),
+    says EHLO as c, then runs LINES."""
+    prologue = [
         "import smtplib, ssl",
         "context = ssl.create_default_context(cafile='/etc/postfix/tls/ca.pem')",
         "context.check_hostname = False",
-        "c = smtplib.SMTP_SSL(%r, %d, context=context, timeout=20)" % (address, port) if login
+        "c = smtplib.SMTP_SSL(%r, %d, context=context, timeout=20)" % (address, port) if port == 465
         else "c = smtplib.SMTP(%r, %d, timeout=20)" % (address, port),
         "c.ehlo('probe.test')",
     ]
-    if login:
-        lines.append("c.login(%r, %r)" % login)
+    return "python3 -c %s" % shlex.quote("\n".join(prologue + lines))
+
+
+def relay_probe(address, port, login=None):
+    """Ask to relay to a foreign domain and return the RCPT reply, then withdraw with RSET:
+    no DATA is sent, so nothing is queued and nothing leaves the project's containers."""
+    lines = ["c.login(%r, %r)" % login] if login else []
     lines += ["c.mail('probe@molecule.test')", "print(c.rcpt('victim@example.com'))", "c.rset()", "c.quit()"]
-    return "python3 -c %s" % shlex.quote("\n".join(lines))
+    return smtp_script(address, port, lines)
 
 
 def test_only_authenticated_and_local_clients_may_relay(host, hub):
@@ -137,10 +145,65 @@ def test_only_authenticated_and_local_clients_may_relay(host, hub):
     foreign domain, and so may a client in mynetworks (the hub's own loopback)."""
     edge_only(host)
     address = hub.check_output("hostname -I").split()[0]
-    password = "edge-S3cret-" + hashlib.sha1(b"relay").hexdigest()[:8]
-    authenticated = host.run(relay_probe(address, 465, ("edge@hub.molecule.test", password)))
+    authenticated = host.run(relay_probe(address, 465, (EDGE_LOGIN, EDGE_PASSWORD)))
     assert authenticated.rc == 0, authenticated.stderr
     assert authenticated.stdout.startswith("(250"), authenticated.stdout
     local = hub.run(relay_probe("127.0.0.1", 25))
     assert local.rc == 0, local.stderr
     assert local.stdout.startswith("(250"), local.stdout
+
+
+def test_hub_checks_edge_logins_with_dovecot(host, hub):
+    """The hub's Postfix asks the collection's Dovecot (the dovecot role's contract, no Cyrus
+    SASL): AUTH only on 465 and 587, Dovecot's auth socket in Postfix's chroot. Dovecot itself
+    refuses the edge's login with a wrong password and logs it with the edge's address, and
+    takes the right one; the mail relayed earlier was accepted for that login."""
+    edge = edge_only(host)
+    assert hub.check_output("postconf -h smtpd_sasl_type smtpd_sasl_path").splitlines() == ["dovecot", "private/auth"]
+    assert hub.check_output("postconf -h smtpd_sasl_auth_enable") == "no"  # port 25: no AUTH
+    for service in ("smtps", "submission"):
+        option = hub.check_output("postconf -P %s/inet/smtpd_sasl_auth_enable" % service)
+        assert option == "%s/inet/smtpd_sasl_auth_enable = yes" % service
+    listener = hub.check_output("ss -xlpn src /var/spool/postfix/private/auth")
+    assert '"dovecot"' in listener, listener
+    edge_address = host.check_output("hostname -I").split()[0]
+    since = hub.check_output("date +%s")
+    probe = host.run(smtp_script(hub.check_output("hostname -I").split()[0], 465, [
+        "c.user, c.password = %r, 'not-the-password'" % EDGE_LOGIN,
+        "try:",
+        "    c.auth('PLAIN', c.auth_plain)",
+        "except smtplib.SMTPAuthenticationError as refused:",
+        "    print(refused.smtp_code)",
+        "c.user, c.password = %r, %r" % (EDGE_LOGIN, EDGE_PASSWORD),
+        "print(c.auth('PLAIN', c.auth_plain)[0])",
+        "c.quit()",
+    ]))
+    assert probe.rc == 0, probe.stderr
+    assert probe.stdout.split() == ["535", "235"], probe.stdout
+    journal = hub.check_output("journalctl --no-pager -q -o cat --since @%s -t dovecot" % since)
+    assert re.search(r"auth: passwd-file\(%s,%s\b.*: Password mismatch" % (re.escape(EDGE_LOGIN), re.escape(edge_address)),
+                     journal), journal
+    postfix = hub.check_output("journalctl --no-pager -q -o cat -t postfix/smtps/smtpd")
+    assert re.search(r"client=\S+\[%s\], sasl_method=PLAIN, sasl_username=%s$" % (re.escape(edge_address), re.escape(EDGE_LOGIN)),
+                     postfix, re.M), "%s: no message accepted for %s in the hub's log" % (edge, EDGE_LOGIN)
+
+
+def test_edge_login_may_not_send_as_a_stranger(host, hub):
+    """The edge's login owns the senders molecule.yml lists (its own domain's addresses), no
+    others: on 465 a foreign envelope sender is refused at RCPT, its own is accepted (then RSET,
+    no DATA: nothing is queued)."""
+    edge = edge_only(host)
+    probe = host.run(smtp_script(hub.check_output("hostname -I").split()[0], 465, [
+        "c.login(%r, %r)" % (EDGE_LOGIN, EDGE_PASSWORD),
+        "c.mail('someone@example.net')",
+        "print(c.rcpt('alice@hub.molecule.test'))",
+        "c.rset()",
+        "c.mail('root@%s.molecule.test')" % edge,
+        "print(c.rcpt('alice@hub.molecule.test'))",
+        "c.rset()",
+        "c.quit()",
+    ]))
+    assert probe.rc == 0, probe.stderr
+    stranger, own = probe.stdout.splitlines()
+    assert stranger.startswith("(553") and "not owned by user %s" % EDGE_LOGIN in stranger, stranger
+    assert own.startswith("(250"), own
