@@ -78,6 +78,8 @@ DEFAULTS = {
     "dovecot_tls_ciphers": ("ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
                             "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
                             "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"),
+    # Mozilla's "intermediate" key exchange groups (OpenSSL's defaults add X448 and secp521r1).
+    "dovecot_tls_curves": "X25519:prime256v1:secp384r1",
     "dovecot_listen": ["*", "::"],
     "dovecot_auth_mechanisms": ["plain", "login"],
     "dovecot_postfix_queue_dir": "/var/spool/postfix",
@@ -106,6 +108,7 @@ PATH = re.compile(r"^/[A-Za-z0-9._+,=@~/-]{0,4094}\Z")
 MAIL_LOCATION = re.compile(r"^~/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\Z")
 LISTEN = re.compile(r"^(\*|::|[0-9.]{7,15}|[0-9A-Fa-f:]{2,39})\Z")
 CIPHERS = re.compile(r"^[A-Za-z0-9!+@:_-]{1,2000}\Z")
+CURVES = re.compile(r"^[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_-]{1,64}){0,31}\Z")
 SIZE = re.compile(r"^([1-9][0-9]{0,15})([KMGT]?)\Z")
 # Strong password schemes: {SCHEME} and the crypt(3)-style hash each one writes.
 HASHES = {
@@ -367,6 +370,10 @@ def validate(settings, facts):
     if not CIPHERS.match(settings["dovecot_tls_ciphers"]):
         raise DovecotSettingsError("dovecot_tls_ciphers must be an OpenSSL cipher list (names joined by ':'), got %r"
                                    % settings["dovecot_tls_ciphers"])
+    _text("dovecot_tls_curves", settings["dovecot_tls_curves"])
+    if not CURVES.match(settings["dovecot_tls_curves"]):
+        raise DovecotSettingsError("dovecot_tls_curves must be OpenSSL group names joined by ':', as "
+                                   "X25519:prime256v1:secp384r1, got %r" % settings["dovecot_tls_curves"])
     listen = _list("dovecot_listen", settings["dovecot_listen"])
     if not listen:
         raise DovecotSettingsError("dovecot_listen is empty: give the addresses to listen on, as ['*', '::']")
@@ -427,7 +434,10 @@ def render_config(checked):
               "# Logins and AUTH only after TLS: mechanisms %s send the password as it is."
               % " and ".join(settings["dovecot_auth_mechanisms"]),
               "auth_mechanisms = %s" % " ".join(settings["dovecot_auth_mechanisms"]),
-              "auth_allow_cleartext = no" if v24 else "disable_plaintext_auth = yes"]
+              "auth_allow_cleartext = no" if v24 else "disable_plaintext_auth = yes",
+              "# A failed login is logged with the user and the reason (never the password), after",
+              "# Dovecot's delay against guessing (auth_failure_delay, 2 s).",
+              "auth_verbose = yes"]
     if imap:
         chain = settings["dovecot_tls_chain_file"]
         key = settings["dovecot_tls_key_file"] or chain
@@ -435,7 +445,8 @@ def render_config(checked):
         lines += (["ssl_server_cert_file = %s" % chain, "ssl_server_key_file = %s" % key] if v24
                   else ["ssl_cert = <%s" % chain, "ssl_key = <%s" % key])
         lines += ["ssl_min_protocol = %s" % settings["dovecot_tls_min_protocol"],
-                  "ssl_cipher_list = %s" % settings["dovecot_tls_ciphers"]]
+                  "ssl_cipher_list = %s" % settings["dovecot_tls_ciphers"],
+                  "ssl_curve_list = %s" % settings["dovecot_tls_curves"]]
     else:
         lines += ["ssl = no"]
     lines += ["", "# The Maildir Postfix delivers to (home_mailbox = %s)." % checked["home_mailbox"]]

@@ -23,8 +23,9 @@ MARKER = "# {mark} postmaster.mail managed block"
 MARKER_TEXT = "postmaster.mail managed block"
 REFUSED = "refused: the settings do not pass the role's checks"
 PROFILE_PATH = "/etc/profile.d/postmaster-mail.sh"
-# What the block always sets, before the user's own settings.
-FIXED_SETTINGS = ("set emptystart", "set folder=%s", "set record=+sent", "set newfolders=maildir")
+# What the block always sets, before the user's own settings. `hold` keeps read mail in the
+# Maildir (s-nail would move it to ~/mbox), which is also the mailbox Dovecot's IMAP shows.
+FIXED_SETTINGS = ("set emptystart", "set folder=%s", "set record=+sent", "set newfolders=maildir", "set hold")
 # A path inside the home directory that s-nail's `set folder=` and a double-quoted shell
 # word both read as written: no quotes, no '$', no '\', no white space.
 FOLDER = re.compile(r"[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*\Z")

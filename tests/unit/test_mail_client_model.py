@@ -57,7 +57,7 @@ def expected_lines(folder, extra):
 def test_defaults_are_fine():
     state = model("Maildir", [], ["s-nail"])
     assert state["problem"] == ""
-    assert state["block"] == "set emptystart\nset folder=Maildir\nset record=+sent\nset newfolders=maildir\n"
+    assert state["block"] == "set emptystart\nset folder=Maildir\nset record=+sent\nset newfolders=maildir\nset hold\n"
     assert state["profile"] == ('# Managed by postmaster.mail: local mail is delivered to ~/Maildir.\n'
                                 'MAIL="$HOME/Maildir"\nexport MAIL\n')
     assert model("Mail/inbox", ["set hold", "  set sendwait", "# a comment"], ["s-nail=14.9.24-1"])["problem"] == ""
