@@ -24,6 +24,23 @@ def systemd_container(name, image, env, hostname, extra_args=()):
         subprocess.run(["podman", "rm", "-f", "-t", "0", name], env=env, capture_output=True, check=False)
 
 
+BOOKWORM_IMAGE = "localhost/debian-bookworm:base"
+# Bookworm with Postfix installed (tests/modules/test_postfix_apply.py keeps it): used when present.
+POSTFIX_IMAGE = "localhost/postmaster-apply-test:bookworm"
+
+
+@contextlib.contextmanager
+def bookworm_mail_host(name, env, hostname):
+    """A bookworm systemd container for a test that converges a mail server: from the cached
+    image with Postfix installed when there is one (its /etc/mailname set to HOSTNAME: Debian
+    kept the name the image was installed under), else from the bare image."""
+    cached = subprocess.run(["podman", "image", "exists", POSTFIX_IMAGE], env=env, check=False).returncode == 0
+    with systemd_container(name, POSTFIX_IMAGE if cached else BOOKWORM_IMAGE, env, hostname):
+        subprocess.run(["podman", "exec", name, "bash", "-c", "echo %s > /etc/mailname" % hostname], env=env,
+                       check=True, capture_output=True)
+        yield name
+
+
 def wait_for_systemd(container, env):
     """As scripts/lib.sh's wait_for_systemd: "degraded" is normal on trixie."""
     state = error = ""

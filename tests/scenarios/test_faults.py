@@ -27,13 +27,9 @@ import yaml
 from conftest import PROJECT_ROOT
 from container_host import ContainerHost
 from playbook_runs import recap_changed
-from systemd_container import systemd_container
+from systemd_container import bookworm_mail_host
 
 SAFETY = Path(__file__).resolve().parent / "safety"
-IMAGE = "localhost/debian-bookworm:base"
-# Bookworm with Postfix installed, as tests/modules/test_postfix_apply.py keeps it: used when
-# present, to spare the download (the roles configure it as on a fresh host).
-POSTFIX_IMAGE = "localhost/postmaster-apply-test:bookworm"
 USER = "dave"
 ROLLBACK = "/etc/postfix/.postmaster-rollback"
 # Passes postconf's staged checks, fails `postfix check`.
@@ -86,10 +82,8 @@ def host(tmp_path_factory):
     root = tmp_path_factory.mktemp("faults")
     name = "postmaster-faults-test-%d" % os.getpid()
     server = Host(root, name)
-    cached = subprocess.run(["podman", "image", "exists", POSTFIX_IMAGE], env=server.env, check=False).returncode == 0
-    with systemd_container(name, POSTFIX_IMAGE if cached else IMAGE, server.env, "mail.faults.test"):
-        # The cached image was installed under another host name, which Debian keeps in /etc/mailname.
-        server.sh("echo mail.faults.test > /etc/mailname && useradd --create-home --shell /bin/bash %s" % USER)
+    with bookworm_mail_host(name, server.env, "mail.faults.test"):
+        server.sh("useradd --create-home --shell /bin/bash %s" % USER)
         started = time.monotonic()
         server.site(timeout=1200)
         print("converge: %.0f s" % (time.monotonic() - started))

@@ -27,11 +27,8 @@ import yaml
 from conftest import PROJECT_ROOT
 from container_host import ContainerHost
 from playbook_runs import recap_changed
-from systemd_container import systemd_container
+from systemd_container import bookworm_mail_host
 
-IMAGE = "localhost/debian-bookworm:base"
-# Bookworm with Postfix installed (tests/modules/test_postfix_apply.py keeps it): used when present.
-POSTFIX_IMAGE = "localhost/postmaster-apply-test:bookworm"
 HOSTNAME = "mail.mailbox.test"
 SALT = "FIXEDSALT"
 # Clear passwords exist only in this test (the control node); the host gets a hash or chpasswd.
@@ -116,10 +113,8 @@ def host(tmp_path_factory):
     root = tmp_path_factory.mktemp("mailbox-host")
     name = "postmaster-mailbox-host-%d" % os.getpid()
     host = Host(root, name)
-    cached = subprocess.run(["podman", "image", "exists", POSTFIX_IMAGE], env=host.env, check=False).returncode == 0
-    with systemd_container(name, POSTFIX_IMAGE if cached else IMAGE, host.env, HOSTNAME):
-        # The cached image was installed under another host name, which Debian keeps in /etc/mailname.
-        host.sh("echo %s > /etc/mailname && useradd --create-home --shell /bin/bash dave" % HOSTNAME)
+    with bookworm_mail_host(name, host.env, HOSTNAME):
+        host.sh("useradd --create-home --shell /bin/bash dave")
         subprocess.run(["podman", "exec", "-i", name, "chpasswd"], input="dave:%s\n" % DAVE_PASSWORD,
                        env=host.env, text=True, check=True, capture_output=True)
         host.converge_output = host.site(options=["-vvv", "--diff"])
