@@ -148,8 +148,8 @@ def next_host(name):
 
 
 def run_probe(host, script, arguments, password):
-    command = "printf %%s %s | python3 -c %s %s" % (shlex.quote(password), shlex.quote(script),
-                                                   " ".join(shlex.quote(argument) for argument in arguments))
+    quoted = " ".join(shlex.quote(argument) for argument in arguments)
+    command = "printf %%s %s | python3 -c %s %s" % (shlex.quote(password), shlex.quote(script), quoted)
     return json.loads(host.check_output(command))
 
 
