@@ -108,11 +108,21 @@ def postconf_n(config_dir):
     return values
 
 
+# Container scenario files by their time in a full run, longest first (the rest follow).
+LONGEST_SCENARIO_FILES = ["test_safety.py", "test_drift.py", "test_mailbox_host.py", "test_stunnel.py",
+                          "test_faults.py"]
+
+
 def pytest_collection_modifyitems(items):
     """The longest tests first (Molecule scenarios, then the other container scenarios): under
     `--dist loadscope` (scripts/test) workers take test files and classes in collection order,
     so a long scenario never starts last and holds up the end of the run."""
     def rank(item):
         path = item.nodeid.split("::")[0]
-        return 0 if path.endswith("scenarios/test_molecule.py") else 1 if "/scenarios/" in path else 2
+        if path.endswith("scenarios/test_molecule.py"):
+            return (0, 0)
+        if "/scenarios/" in path:
+            name = path.rsplit("/", 1)[1]
+            return (1, LONGEST_SCENARIO_FILES.index(name) if name in LONGEST_SCENARIO_FILES else len(LONGEST_SCENARIO_FILES))
+        return (2, 0)
     items.sort(key=rank)

@@ -17,10 +17,11 @@ LOG_DIR = PROJECT_ROOT / ".cache" / "logs"
 
 # scripts/test runs pytest-xdist with `--dist loadscope`: a test file's functions stay on one
 # worker (its module-scoped container is converged once), and each class runs on a worker of
-# its own, so each Molecule scenario is a class and the scenarios run side by side. They set
-# `prerun: false`, so none copies the collection where another reads it.
-class TestDefault:
-    scenario = "default"
+# its own, so each Molecule scenario is a class and the scenarios run side by side, the longest
+# first (tests/conftest.py keeps this order; on three workers the fourth starts when the first
+# ends). They set `prerun: false`, so none copies the collection where another reads it.
+class TestMailbox:
+    scenario = "mailbox"
 
     def test_scenario_passes(self):
         run_scenario(self.scenario)
@@ -33,15 +34,15 @@ class TestTls:
         run_scenario(self.scenario)
 
 
-class TestRelay:
-    scenario = "relay"
+class TestDefault:
+    scenario = "default"
 
     def test_scenario_passes(self):
         run_scenario(self.scenario)
 
 
-class TestMailbox:
-    scenario = "mailbox"
+class TestRelay:
+    scenario = "relay"
 
     def test_scenario_passes(self):
         run_scenario(self.scenario)
