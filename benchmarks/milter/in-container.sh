@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Runs inside the benchmark container (copied there by ./run); not meant to be run by hand.
 #   in-container.sh setup                      install and configure everything
 #   in-container.sh measure MODE COUNT         one timed run; prints "RESULT ..." lines
