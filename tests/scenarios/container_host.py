@@ -28,13 +28,13 @@ class ContainerHost:
     def copy_in(self, source, dest):
         subprocess.run(["podman", "cp", str(source), "%s:%s" % (self.name, dest)], env=self.env, check=True)
 
-    def play(self, playbook, extra=None, timeout=1200):
-        """Stdout of ansible-playbook PLAYBOOK against this host's inventory, with the extra
-        variables EXTRA (a dict); the run must succeed."""
+    def play(self, playbook, extra=None, options=(), timeout=1200):
+        """Stdout and stderr of ansible-playbook PLAYBOOK against this host's inventory, with the
+        extra variables EXTRA (a dict) and further command-line OPTIONS; the run must succeed."""
         command = ["ansible-playbook", "-i", str(self.inventory), str(playbook)]
         if extra:
             command += ["-e", json.dumps(extra)]
-        completed = subprocess.run(command, cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True,
-                                   timeout=timeout, check=False)
-        assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-3000:]
-        return completed.stdout
+        completed = subprocess.run(command + list(options), cwd=PROJECT_ROOT, env=self.env, capture_output=True,
+                                   text=True, timeout=timeout, check=False)
+        assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-3000:]
+        return completed.stdout + completed.stderr

@@ -84,12 +84,7 @@ class Host(ContainerHost):
         }}}}))
 
     def site(self, extra=None, options=()):
-        command = ["ansible-playbook", "-i", str(self.inventory), str(PROJECT_ROOT / "playbooks" / "site.yml")]
-        command += ["-e", json.dumps(extra)] if extra else []
-        completed = subprocess.run(command + list(options), cwd=PROJECT_ROOT, env=self.env, capture_output=True,
-                                   text=True, timeout=1500, check=False)
-        assert completed.returncode == 0, completed.stdout[-8000:] + completed.stderr[-3000:]
-        return completed.stdout + completed.stderr
+        return self.play(PROJECT_ROOT / "playbooks" / "site.yml", extra, options, timeout=1500)
 
     def chain_files(self):
         return sorted(self.sh("cd %s && ls server-*.pem client-*.pem" % TLS_DIR).split())
