@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Checks a role's settings on the control node, with no remote call: the role variables
 are read from the task's variables, the rules live in module_utils (_postfix_settings.py,
-_tls_settings.py, and the Dovecot model's validate in _dovecot_model.py). Fails with one line that names the role variable; returns warnings
+_tls_settings.py, and the validate of the Dovecot and rspamd models). Fails with one line that names the role variable; returns warnings
 (shown as [WARNING] in the play's output) for settings that are legal but need attention."""
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import DEFAULTS as DOVECOT_DEFAULTS
 from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import DovecotSettingsError
 from ansible_collections.postmaster.mail.plugins.module_utils._dovecot_model import validate as check_dovecot_settings
-from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model import check_dovecot_contract
+from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model import check_dovecot_contract, check_milter_contract
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_settings import (
     LISTS,
     SINGLE_VALUED,
     SettingsError,
     check_postfix_settings,
 )
+from ansible_collections.postmaster.mail.plugins.module_utils._rspamd_model import DEFAULTS as RSPAMD_DEFAULTS
+from ansible_collections.postmaster.mail.plugins.module_utils._rspamd_model import RspamdSettingsError
+from ansible_collections.postmaster.mail.plugins.module_utils._rspamd_model import validate as check_rspamd_settings
 from ansible_collections.postmaster.mail.plugins.module_utils._tls_settings import (
     SUPPLIED_FILES,
     certificate_dates,
@@ -31,10 +34,12 @@ from ansible_collections.postmaster.mail.plugins.module_utils._tls_settings impo
 
 SETTINGS = {
     "postfix": SINGLE_VALUED + LISTS + ("postfix_inet_interfaces", "postfix_compatibility_level", "postfix_relay",
-                                        "postfix_mynetworks_allow_public", "postfix_dovecot"),
+                                        "postfix_mynetworks_allow_public", "postfix_dovecot",
+                                        "postfix_milter"),
     "tls": ("tls_ca_mode", "tls_server_names", "tls_renew_days", "tls_certificate_valid_days", "tls_warn_days",
             "tls_supplied_server_intermediates") + SUPPLIED_FILES,
     "dovecot": tuple(DOVECOT_DEFAULTS),
+    "rspamd": tuple(RSPAMD_DEFAULTS),
 }
 
 
@@ -55,12 +60,16 @@ class ActionModule(ActionBase):
             if role == "postfix":
                 warnings = check_postfix_settings(settings)
                 check_dovecot_contract(settings.get("postfix_dovecot"))
+                check_milter_contract(settings.get("postfix_milter"))
             elif role == "dovecot":
                 check_dovecot_settings(settings, {})
                 warnings = []
+            elif role == "rspamd":
+                check_rspamd_settings(settings)
+                warnings = []
             else:
                 warnings = check_tls(settings)
-        except (SettingsError, DovecotSettingsError) as error:
+        except (SettingsError, DovecotSettingsError, RspamdSettingsError) as error:
             return dict(result, failed=True, msg="%s: %s" % (role, error))
         if warnings:
             result["warnings"] = ["%s: %s" % (role, warning) for warning in warnings]

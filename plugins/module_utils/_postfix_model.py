@@ -85,6 +85,10 @@ TABLES = {
 DOVECOT_MAIN_CF = ("smtpd_sasl_type", "smtpd_sasl_path", "smtpd_sender_login_maps", "mailbox_transport",
                    "virtual_mailbox_domains", "virtual_mailbox_maps", "virtual_transport")
 DOVECOT_KEYS = ("main_cf", "submission_options", "tables")
+# What postfix_milter (the rspamd role's public fact rspamd_postfix, _rspamd_model.postfix_contract)
+# may write to main.cf: removed again when the contract goes, so Postfix stops asking a milter
+# that is no longer there.
+MILTER_MAIN_CF = ("smtpd_milters", "non_smtpd_milters", "milter_default_action", "milter_protocol", "milter_mail_macros")
 # The contract's tables, by kind: the keys each has, and its file name in the configuration
 # directory (to remove it once the contract no longer has it).
 DOVECOT_TABLES = {
@@ -511,6 +515,36 @@ def dovecot_settings(contract, maps_type, facts):
     return {"main_cf": main_cf, "submission_options": dict(contract["submission_options"]), "tables": found}
 
 
+# --- the milter: rspamd (postfix_milter) ------------------------------------------------------------
+
+_MILTER_FIX = "pass the rspamd role's fact rspamd_postfix as it is, or null for no milter"
+
+
+def milter_main_cf(contract):
+    """The main.cf parameters of postfix_milter (the contract of _rspamd_model.postfix_contract),
+    checked; each of MILTER_MAIN_CF it does not set is removed."""
+    main_cf = dict.fromkeys(MILTER_MAIN_CF)
+    if not contract:
+        return main_cf
+    if not isinstance(contract, dict) or sorted(contract) != ["main_cf"] or not isinstance(contract["main_cf"], dict):
+        raise PostfixSettingsError("postfix_milter must be a dictionary with only main_cf, a dictionary: %s" % _MILTER_FIX)
+    for name, value in contract["main_cf"].items():
+        if name not in MILTER_MAIN_CF:
+            raise PostfixSettingsError("postfix_milter.main_cf has %s, which the postfix role does not take from a "
+                                       "milter (it takes %s): %s" % (name, ", ".join(MILTER_MAIN_CF), _MILTER_FIX))
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, (str, int)) and not isinstance(item, bool) for item in items):
+            raise PostfixSettingsError("postfix_milter.main_cf.%s must be text, a number or a list of text, not %s: %s"
+                                       % (name, type(value).__name__, _MILTER_FIX))
+    main_cf.update(contract["main_cf"])
+    return main_cf
+
+
+def check_milter_contract(contract):
+    """Raise PostfixSettingsError when postfix_milter is malformed (validate_settings, before any remote call)."""
+    milter_main_cf(contract)
+
+
 def check_dovecot_contract(contract):
     """Raise PostfixSettingsError when postfix_dovecot is malformed: what validate_settings checks
     before any remote call (desired_state also checks it against the host's SASL server types)."""
@@ -561,6 +595,7 @@ def desired_state(settings, facts=None):
     main_cf.update(relay_main_cf(relay, maps_type, config_dir))
     dovecot = dovecot_settings(settings["postfix_dovecot"], maps_type, facts)
     main_cf.update(dovecot["main_cf"] if dovecot is not None else dict.fromkeys(DOVECOT_MAIN_CF))
+    main_cf.update(milter_main_cf(settings["postfix_milter"]))
     policies = relay_policies(relay) + list(settings["postfix_tls_policies"])
     main_cf["smtp_tls_policy_maps"] = [_table_reference("tls_policy", maps_type, config_dir)] if policies else None
     main_cf.update(settings["postfix_main_cf"])

@@ -29,10 +29,11 @@ options:
     description: The role whose variables to check.
     type: str
     required: true
-    choices: [dovecot, postfix, tls]
+    choices: [dovecot, postfix, rspamd, tls]
 notes:
   - The rules live in C(plugins/module_utils/_postfix_settings.py) and
-    C(plugins/module_utils/_tls_settings.py); the dovecot role's in its model, C(plugins/module_utils/_dovecot_model.py).
+    C(plugins/module_utils/_tls_settings.py); the dovecot and rspamd roles' in their models, C(plugins/module_utils/_dovecot_model.py)
+    and C(plugins/module_utils/_rspamd_model.py).
 """
 
 EXAMPLES = r"""

@@ -36,6 +36,7 @@ TEMPLATED_DEFAULTS = {
     "postfix_smtp_tls_ca_file": None,
     "postfix_facts_cache_dir": "",
     "postfix_dovecot": None,
+    "postfix_milter": None,
 }
 
 
@@ -257,6 +258,20 @@ def test_the_dovecot_models_contract(dovecot, facts_name):
     spec_tables = {table["path"]: table for table in state["drift_spec"]["tables"]}
     for table in state["tables"].values():
         assert spec_tables[table["path"]]["sha256"] == sha256(table["source"])
+
+
+@pytest.mark.parametrize("rspamd", [{}, {"rspamd_milter_port": 11400, "rspamd_milter_default_action": "accept"}],
+                         ids=["defaults", "other port, accept"])
+def test_the_rspamd_models_contract(rspamd):
+    """What _rspamd_model returns for Postfix, taken as the postfix role gets it (the fact
+    rspamd_postfix): each of its main.cf parameters is written as it is; without it they go."""
+    from ansible_collections.postmaster.mail.plugins.module_utils import _rspamd_model
+    contract = json.loads(json.dumps(_rspamd_model.desired_state(rspamd, {})["postfix"]))
+    state = desired_state(case_settings({"settings": {"postfix_milter": contract}}), CASES["facts"]["postfix_3_7"])
+    assert {name: state["main_cf"][name] for name in contract["main_cf"]} == contract["main_cf"]
+    assert state["main_cf"]["smtpd_milters"] == state["main_cf"]["non_smtpd_milters"]
+    without = desired_state(case_settings({"settings": {}}), CASES["facts"]["postfix_3_7"])
+    assert all(without["main_cf"][name] is None for name in contract["main_cf"])
 
 
 def test_a_postfix_without_dovecot_sasl_is_refused():
