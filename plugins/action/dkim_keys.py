@@ -20,6 +20,7 @@ from ansible_collections.postmaster.mail.plugins.module_utils._rspamd_model impo
     RspamdSettingsError,
     plan_keys,
     selector_date,
+    validate,
 )
 
 SUFFIX = ".key"
@@ -38,8 +39,9 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg="rspamd_dkim_controller_dir must be an absolute path on the control "
                         "node, got %r" % directory)
         try:
-            selectors = {domain: existing_selectors(os.path.join(directory, domain))
-                         for domain in (settings or {}).get("rspamd_dkim_domains") or []}
+            # Checked before any name reaches the file system.
+            domains = validate(settings)["rspamd_dkim_domains"]
+            selectors = {domain: existing_selectors(os.path.join(directory, domain)) for domain in domains}
             plan = plan_keys(selectors, today(), settings)
         except RspamdSettingsError as error:
             return dict(result, failed=True, msg="rspamd: %s" % error)
@@ -53,7 +55,7 @@ class ActionModule(ActionBase):
                 continue
             try:
                 if wanted["new"]:
-                    made_now = make_key(folder, wanted["new"], settings.get("rspamd_dkim_key_bits", 2048))
+                    made_now = make_key(folder, wanted["new"], validate(settings)["rspamd_dkim_key_bits"])
                     made += ["%s %s" % (domain, wanted["new"])] if made_now else []
                 keys[domain] = {"signing": wanted["signing"], "retired": wanted["retired"],
                                 "keys": [read_key(folder, selector) for selector in wanted["published"]]}

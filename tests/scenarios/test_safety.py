@@ -255,7 +255,7 @@ def failure_message(result):
 def test_bad_inputs_cover_every_module_and_role():
     targets = {target for target, dummy, dummy in BAD_INPUTS.values()}
     assert targets >= {"postconf", "postconf_master", "postmap", "tls_policy", "mail_probe", "maildir", "role:postfix",
-                       "role:tls", "role:stunnel", "role:mail_client", "role:maildir"}
+                       "role:tls", "role:stunnel", "role:mail_client", "role:maildir", "role:rspamd", "dkim_keys"}
     assert len(BAD_INPUTS) >= 100
 
 
