@@ -2,15 +2,16 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Keeps each domain's DKIM keys on the control node: makes today's key when the plan of the
-rspamd model (plan_keys) asks for one, and returns every published key's selector, public key,
-digest and path. Runs only on the control node; the private keys leave it only through the
-role's no_log copy task. See plugins/modules/dkim_keys.py for the documentation."""
+rspamd model (plan_keys) asks for one, and returns every published key's selector, public key
+and path - nothing secret, so its result can be shown. Runs only on the control node; the
+private keys leave it only through the role's no_log copy task, and their digests only through
+the filter rspamd_desired_state into the drift check's no_log option. See
+plugins/modules/dkim_keys.py for the documentation."""
 
 from __future__ import annotations
 
 import base64
 import datetime
-import hashlib
 import os
 import tempfile
 
@@ -104,7 +105,7 @@ def make_key(folder, selector, bits):
 
 
 def read_key(folder, selector):
-    """{selector, sha256, src, public_key} of a key file (a symbolic link is refused)."""
+    """{selector, src, public_key} of a key file (a symbolic link is refused)."""
     from cryptography.hazmat.primitives import serialization
 
     path = os.path.join(folder, selector + SUFFIX)
@@ -113,5 +114,4 @@ def read_key(folder, selector):
         pem = source.read()
     public = serialization.load_pem_private_key(pem, password=None).public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return {"selector": selector, "sha256": hashlib.sha256(pem).hexdigest(), "src": path,
-            "public_key": base64.b64encode(public).decode("ascii")}
+    return {"selector": selector, "src": path, "public_key": base64.b64encode(public).decode("ascii")}

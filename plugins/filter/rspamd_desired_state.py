@@ -29,7 +29,8 @@ options:
     required: true
   keys:
     description:
-      - The DKIM keys, as M(postmaster.mail.dkim_keys) returns them in RV(postmaster.mail.dkim_keys#module:keys).
+      - The DKIM keys, as M(postmaster.mail.dkim_keys) returns them in RV(postmaster.mail.dkim_keys#module:keys);
+        this filter reads each key file on the control node for its digest (RV(_value.secret_digests)).
         Without a key for each domain (check mode before the first key is made) no file is decided
         (RV(_value.info_wanted)).
     type: dict
@@ -84,6 +85,9 @@ _value:
       type: dict
 """
 
+import hashlib
+import os
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.postmaster.mail.plugins.module_utils._rspamd_model import RspamdSettingsError, desired_state
@@ -91,9 +95,33 @@ from ansible_collections.postmaster.mail.plugins.module_utils._rspamd_model impo
 
 def rspamd_desired_state(settings, keys=None):
     try:
-        return desired_state(settings, keys)
+        return desired_state(settings, with_digests(keys))
     except RspamdSettingsError as exc:
         raise AnsibleFilterError(str(exc))
+
+
+def with_digests(keys):
+    """The keys with the SHA-256 digest of each private key file (read here, on the control node,
+    so that the dkim_keys task's result holds nothing secret); a file that cannot be read has
+    none, and the model then decides nothing (info_wanted)."""
+    if not isinstance(keys, dict):
+        return keys
+    found = {}
+    for domain, entry in keys.items():
+        if isinstance(entry, dict) and isinstance(entry.get("keys"), list):
+            entry = dict(entry, keys=[dict(key, sha256=file_digest(key.get("src"))) for key in entry["keys"]])
+        found[domain] = entry
+    return found
+
+
+def file_digest(path):
+    """SHA-256 of a file's bytes (a symbolic link is not followed), or None."""
+    try:
+        handle = os.open(str(path), os.O_RDONLY | os.O_NOFOLLOW)
+    except (OSError, TypeError):
+        return None
+    with os.fdopen(handle, "rb") as source:
+        return hashlib.sha256(source.read()).hexdigest()
 
 
 class FilterModule(object):

@@ -26,8 +26,9 @@ rspamd_dkim_retire_days after that, longer than Postfix keeps mail queued (5 day
 message signed with it still verifies where it arrives; then it is retired: its record is no
 longer published and its key file leaves the host (the control node keeps it).
 
-Secrets: the private keys' text never reaches the model; the action gives their digests, which
-are only in `secret_digests` (the drift check's no_log option), and their control-node paths.
+Secrets: the private keys' text never reaches the model; it gets their control-node paths and
+digests (the filter reads the files), and the digests are only in `secret_digests` (the drift
+check's no_log option).
 
 Pure logic (no files, no processes, no Ansible): unit tests reach every branch.
 
@@ -348,8 +349,9 @@ def postfix_contract(settings):
 def desired_state(settings, keys=None):
     """Everything the rspamd role writes, from its settings and the DKIM keys.
 
-    `keys` is the dkim_keys action's result `keys`: {domain: {signing, keys: [{selector, sha256,
-    src, public_key}], retired: [selector]}}, where keys are the published ones.
+    `keys` is the dkim_keys action's result `keys` with each key's digest added by the filter:
+    {domain: {signing, keys: [{selector, sha256, src, public_key}], retired: [selector]}}, where
+    keys are the published ones.
 
     Returns a dict:
       packages, services: for the packages module and ansible.builtin.systemd_service;

@@ -19,9 +19,9 @@ description:
     still verifies, then it is retired (the control node keeps its file).
   - Hosts that sign the same domain share its keys; two hosts of one run making the same key
     cannot both win (the file is linked into place, which fails once it exists).
-  - Runs only on the control node (an action plugin). Its result holds the digests of private
-    keys, so the rspamd role runs it with C(no_log); the public records are in the role's fact
-    C(rspamd_dkim_records).
+  - Runs only on the control node (an action plugin). Its result holds nothing secret (selectors,
+    public keys, paths); the private keys reach the hosts only through the rspamd role's no_log
+    copy task. The public records are in the role's fact C(rspamd_dkim_records).
   - In check mode no key is made; RV(pending) names the keys a real run would make.
 author: postmaster.mail contributors (@postmaster-mail)
 extends_documentation_fragment:
@@ -56,7 +56,6 @@ EXAMPLES = r"""
     directory: /srv/postmaster-mail/dkim
     settings:
       rspamd_dkim_domains: [example.org]
-  no_log: true
   register: dkim
 """
 

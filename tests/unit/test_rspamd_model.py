@@ -214,10 +214,23 @@ def test_key_is_made_once_and_read(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert [name for name in os.listdir(folder)] == ["20261203.key"]
     key = dkim_keys.read_key(str(folder), "20261203")
-    assert key["src"] == str(path) and len(key["sha256"]) == 64
+    assert sorted(key) == ["public_key", "selector", "src"] and key["src"] == str(path)  # nothing secret
     assert key["public_key"].startswith("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A")  # a 2048-bit RSA SubjectPublicKeyInfo
     assert dkim_keys.existing_selectors(str(folder)) == ["20261203"]
     assert dkim_keys.existing_selectors(str(tmp_path / "none.example")) == []
+
+
+def test_filter_reads_the_digests_on_the_control_node(tmp_path):
+    import hashlib
+    from ansible_collections.postmaster.mail.plugins.filter.rspamd_desired_state import rspamd_desired_state
+    folder = tmp_path / DOMAIN
+    dkim_keys.make_key(str(folder), "20261203", 2048)
+    keys = {DOMAIN: {"signing": "20261203", "retired": [], "keys": [dkim_keys.read_key(str(folder), "20261203")]}}
+    state = rspamd_desired_state({"rspamd_dkim_domains": [DOMAIN]}, keys)
+    digest = hashlib.sha256((folder / "20261203.key").read_bytes()).hexdigest()
+    assert state["secret_digests"] == {"/var/lib/rspamd/dkim/example.org.20261203.key": digest}
+    (folder / "20261203.key").unlink()
+    assert rspamd_desired_state({"rspamd_dkim_domains": [DOMAIN]}, keys)["info_wanted"]
 
 
 def test_a_linked_key_is_refused(tmp_path):
