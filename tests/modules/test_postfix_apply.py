@@ -2,8 +2,8 @@
 
 The host has no init system and no syslog, and Postfix's master reports a failed bind
 only to syslog, so these tests run a throwaway Debian 12 container with systemd,
-journald and the postfix package. Modules run in it through Ansible's podman connection,
-as a playbook would run them.
+journald and the postfix package (the image scripts/build-test-images makes). Modules run in it
+through Ansible's podman connection, as a playbook would run them.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ import pytest
 from conftest import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / ".cache" / "collections"))
+sys.path.insert(0, str(PROJECT_ROOT / "tests" / "scenarios"))
 
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback  # noqa: E402
+from systemd_container import mail_packages_image, systemd_container  # noqa: E402
 
-IMAGE = "localhost/debian-bookworm:base"
-# The base image with postfix installed, kept between runs (apt takes minutes here).
-POSTFIX_IMAGE = "localhost/postmaster-apply-test:bookworm"
 CONTAINER = "postmaster-apply-test-%d" % os.getpid()
 ENV = dict(os.environ, CONTAINERS_CONF=str(PROJECT_ROOT / "containers" / "containers.conf"),
            ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
@@ -90,35 +89,10 @@ def file_bytes(name):
 
 @pytest.fixture(scope="module")
 def container():
-    podman("rm", "-f", CONTAINER, check=False)
-    cached = podman("image", "exists", POSTFIX_IMAGE, check=False).returncode == 0
-    podman("run", "-d", "--name", CONTAINER, "--hostname", "mail.apply.test", "--privileged",
-           POSTFIX_IMAGE if cached else IMAGE, "/sbin/init")
-    try:
-        for dummy in range(240):
-            state = podman("exec", CONTAINER, "systemctl", "is-system-running", check=False).stdout.strip()
-            if state in ("running", "degraded"):
-                break
-            time.sleep(0.5)
-        if not cached:
-            install_postfix()
-            podman("commit", CONTAINER, POSTFIX_IMAGE)
-        sh("systemctl restart postfix")
+    with systemd_container(CONTAINER, mail_packages_image("bookworm", ENV), ENV, "mail.apply.test"):
+        sh("postconf -e inet_interfaces=loopback-only inet_protocols=ipv4 && systemctl restart postfix")
         sh("cp -p /etc/postfix/main.cf /etc/postfix/master.cf /root/")
         yield CONTAINER
-    finally:
-        podman("rm", "-f", "-t", "0", CONTAINER, check=False)
-
-
-def install_postfix():
-    sh("echo 'postfix postfix/main_mailer_type select Local only' | debconf-set-selections")
-    for dummy in range(3):
-        if podman("exec", "-e", "DEBIAN_FRONTEND=noninteractive", CONTAINER, "sh", "-c",
-                  "apt-get update -q && apt-get install -y -q postfix", check=False).returncode == 0:
-            break
-        time.sleep(5)
-    sh("postconf -e myhostname=mail.apply.test inet_interfaces=loopback-only inet_protocols=ipv4"
-       " && systemctl enable postfix")
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,20 +25,27 @@ def systemd_container(name, image, env, hostname, extra_args=()):
         subprocess.run(["podman", "rm", "-f", "-t", "0", name], env=env, capture_output=True, check=False)
 
 
-BOOKWORM_IMAGE = "localhost/debian-bookworm:base"
-# Bookworm with Postfix installed (tests/modules/test_postfix_apply.py keeps it): used when present.
-POSTFIX_IMAGE = "localhost/postmaster-apply-test:bookworm"
+# The base image with the mail packages installed, one per release (scripts/build-test-images).
+MAIL_PACKAGES_IMAGE = "localhost/postmaster-mail-packages:%s"
+BUILDER = Path(__file__).resolve().parents[2] / "scripts" / "build-test-images"
+
+
+def mail_packages_image(release, env):
+    """The name of RELEASE's image with the mail packages installed, built first when it is missing
+    or stale (scripts/test builds them before the tests; the builder waits while another builds)."""
+    built = subprocess.run([str(BUILDER), release], env=env, capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        pytest.fail("scripts/build-test-images %s failed:\n%s" % (release, built.stderr[-3000:]))
+    return MAIL_PACKAGES_IMAGE % release
 
 
 @contextlib.contextmanager
 def bookworm_mail_host(name, env, hostname):
-    """A bookworm systemd container for a test that converges a mail server: from the cached
-    image with Postfix installed when there is one (its /etc/mailname set to HOSTNAME: Debian
-    kept the name the image was installed under), else from the bare image."""
-    cached = subprocess.run(["podman", "image", "exists", POSTFIX_IMAGE], env=env, check=False).returncode == 0
-    with systemd_container(name, POSTFIX_IMAGE if cached else BOOKWORM_IMAGE, env, hostname):
-        subprocess.run(["podman", "exec", name, "bash", "-c", "echo %s > /etc/mailname" % hostname], env=env,
-                       check=True, capture_output=True)
+    """A bookworm systemd container with the mail packages installed, for a test that converges a
+    mail server (not one that proves an install from the bare image). It boots as a fresh host
+    named HOSTNAME with Postfix installed would: the image's first-boot unit gives Postfix
+    (myhostname, /etc/mailname) and the snakeoil certificate this name."""
+    with systemd_container(name, mail_packages_image("bookworm", env), env, hostname):
         yield name
 
 
