@@ -63,7 +63,7 @@ class ActionModule(ActionBase):
             except (OSError, ValueError) as error:
                 return dict(result, failed=True, msg="rspamd_dkim_controller_dir: the DKIM key of %s in %s cannot be "
                             "made or read: %s" % (domain, folder, error))
-        return dict(result, changed=bool(made), keys=keys, made=made, pending=pending)
+        return dict(result, changed=bool(made), domains=keys, made=made, pending=pending)
 
 
 def today():

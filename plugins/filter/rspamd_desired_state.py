@@ -29,7 +29,7 @@ options:
     required: true
   keys:
     description:
-      - The DKIM keys, as M(postmaster.mail.dkim_keys) returns them in RV(postmaster.mail.dkim_keys#module:keys);
+      - The DKIM keys, as M(postmaster.mail.dkim_keys) returns them in RV(postmaster.mail.dkim_keys#module:domains);
         this filter reads each key file on the control node for its digest (RV(_value.secret_digests)).
         Without a key for each domain (check mode before the first key is made) no file is decided
         (RV(_value.info_wanted)).
@@ -39,7 +39,7 @@ options:
 EXAMPLES = r"""
 - name: Show the DKIM records to publish
   ansible.builtin.debug:
-    msg: "{{ (rspamd_settings | postmaster.mail.rspamd_desired_state(dkim.keys)).dkim_records }}"
+    msg: "{{ (rspamd_settings | postmaster.mail.rspamd_desired_state(dkim.domains)).dkim_records }}"
 """
 
 RETURN = r"""

@@ -46,7 +46,7 @@ import re
 from ansible_collections.postmaster.mail.plugins.module_utils._text import CONTROL_CHARACTERS
 
 DEFAULTS = {
-    "rspamd_packages": ["rspamd"],
+    "rspamd_packages": ["rspamd", "procps"],
     "rspamd_service_enabled": True,
     "rspamd_dkim_domains": [],
     "rspamd_dkim_key_bits": 2048,
@@ -349,7 +349,7 @@ def postfix_contract(settings):
 def desired_state(settings, keys=None):
     """Everything the rspamd role writes, from its settings and the DKIM keys.
 
-    `keys` is the dkim_keys action's result `keys` with each key's digest added by the filter:
+    `keys` is the dkim_keys action's result `domains` with each key's digest added by the filter:
     {domain: {signing, keys: [{selector, sha256, src, public_key}], retired: [selector]}}, where
     keys are the published ones.
 

@@ -60,7 +60,7 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-keys:
+domains:
   description:
     - Per domain, the selector that signs, the published keys (C(selector), C(public_key) in base64,
       C(sha256) of the private key file, C(src) its path on the control node) and the retired selectors.
@@ -72,7 +72,7 @@ made:
   type: list
   elements: str
 pending:
-  description: In check mode, the keys a real run would make; their domains are not in RV(keys).
+  description: In check mode, the keys a real run would make; their domains are not in RV(domains).
   returned: always
   type: list
   elements: str

@@ -171,7 +171,7 @@ def test_contract_and_service():
     state = desired_state({"rspamd_service_enabled": False, "rspamd_milter_default_action": "accept"}, {})
     assert state["services"] == [{"name": "rspamd", "enabled": False, "active": False}]
     assert state["postfix"]["main_cf"]["milter_default_action"] == "accept"
-    assert state["drift_spec"]["packages"] == ["rspamd"]
+    assert state["drift_spec"]["packages"] == ["rspamd", "procps"]
 
 
 @pytest.mark.parametrize("settings, fragments", [
