@@ -19,12 +19,14 @@ with Debian's lists); local.d/ adds to a module's defaults; rspamd.conf.local.ov
 off, in one file this role owns, the modules that would reach the Internet (RBLs, fuzzy hashes,
 maps from rspamd.com) or score what is not this role's business.
 
-Selectors are named by the date their key was made, YYYYMMDD, with -2, -3 for a second and
-third key made the same day. The newest key signs. A key stops signing when the next one is
-made (every rspamd_dkim_rotate_days, or on rspamd_dkim_force_rotation) but stays published for
-rspamd_dkim_retire_days after that, longer than Postfix keeps mail queued (5 days), so a
-message signed with it still verifies where it arrives; then it is retired: its record is no
-longer published and its key file leaves the host (the control node keeps it).
+Selectors are named by the day their key starts signing, YYYYMMDD, with -2, -3 for a second
+and third key of the same day. Every rspamd_dkim_rotate_days the next key is made
+rspamd_dkim_publish_days ahead: it is published (in the fact rspamd_dkim_records) before it
+signs, so its record is in DNS when the first mail it signs arrives. rspamd_dkim_force_rotation
+(a compromised key) makes one that signs at once. A key that no longer signs stays published for
+rspamd_dkim_retire_days after its successor started, longer than Postfix keeps mail queued (5
+days), so a message signed with it still verifies where it arrives; then it is retired: its
+record is no longer published and its key file leaves the host (the control node keeps it).
 
 Secrets: the private keys' text never reaches the model; it gets their control-node paths and
 digests (the filter reads the files), and the digests are only in `secret_digests` (the drift
@@ -51,6 +53,7 @@ DEFAULTS = {
     "rspamd_dkim_domains": [],
     "rspamd_dkim_key_bits": 2048,
     "rspamd_dkim_rotate_days": 180,
+    "rspamd_dkim_publish_days": 2,
     "rspamd_dkim_retire_days": 7,
     "rspamd_dkim_force_rotation": False,
     "rspamd_dkim_host_dir": "/var/lib/rspamd/dkim",
@@ -166,11 +169,12 @@ def validate(settings):
         _refuse("rspamd_dkim_key_bits", "must be one of %s, not %r"
                 % (", ".join(map(str, KEY_BITS)), settings["rspamd_dkim_key_bits"]))
     _days("rspamd_dkim_rotate_days", settings["rspamd_dkim_rotate_days"], 0)
+    _days("rspamd_dkim_publish_days", settings["rspamd_dkim_publish_days"], 0)
     _days("rspamd_dkim_retire_days", settings["rspamd_dkim_retire_days"], 1)
-    if 0 < settings["rspamd_dkim_rotate_days"] <= settings["rspamd_dkim_retire_days"]:
-        _refuse("rspamd_dkim_rotate_days", "(%d) must be more than rspamd_dkim_retire_days (%d), or 0 for no rotation: "
-                "a key would be retired before the next one is made"
-                % (settings["rspamd_dkim_rotate_days"], settings["rspamd_dkim_retire_days"]))
+    longest = max(settings["rspamd_dkim_retire_days"], settings["rspamd_dkim_publish_days"])
+    if 0 < settings["rspamd_dkim_rotate_days"] <= longest:
+        _refuse("rspamd_dkim_rotate_days", "(%d) must be more than rspamd_dkim_retire_days and rspamd_dkim_publish_days "
+                "(%d), or 0 for no rotation: keys would overlap" % (settings["rspamd_dkim_rotate_days"], longest))
     _bool("rspamd_dkim_force_rotation", settings["rspamd_dkim_force_rotation"])
     _path("rspamd_dkim_host_dir", settings["rspamd_dkim_host_dir"])
     _path("rspamd_config_dir", settings["rspamd_config_dir"])
@@ -204,36 +208,46 @@ def selector_date(selector):
     return day, int(found.group(2) or 1)
 
 
-def next_selector(today, selectors):
-    """Today's selector: YYYYMMDD, or YYYYMMDD-N after the N-1 made today already."""
+def next_selector(day, selectors):
+    """The selector of a key that signs from DAY: YYYYMMDD, or YYYYMMDD-N after the N-1 taken."""
     taken = {selector_date(selector)[1] for selector in selectors if selector_date(selector)
-             and selector_date(selector)[0] == today}
+             and selector_date(selector)[0] == day}
     number = max(taken) + 1 if taken else 1
-    return today.strftime("%Y%m%d") + ("" if number == 1 else "-%d" % number)
+    return day.strftime("%Y%m%d") + ("" if number == 1 else "-%d" % number)
 
 
 def plan_keys(selectors, today, settings):
     """For each domain of rspamd_dkim_domains, from the selectors of the keys the control node
     holds (`selectors`: {domain: [selector]}, names this role did not make ignored) and today's
     date: {domain: {new, signing, published, retired}}: the selector of the key to make today
-    (or None), the one that signs, those still published (the signing one first) and those
-    retired (their key files leave the host)."""
+    (or None), the one that signs, those published (the signing one first, then any key that
+    signs from a later date, then the older ones mail may still carry) and those retired (their
+    key files leave the host).
+
+    A selector names the day its key starts signing. The first key, and one forced by
+    rspamd_dkim_force_rotation, signs from today; a rotation makes the next key
+    rspamd_dkim_publish_days ahead, so its record is in DNS before the first mail it signs."""
     settings = validate(settings)
+    publish = datetime.timedelta(days=settings["rspamd_dkim_publish_days"])
+    rotate = settings["rspamd_dkim_rotate_days"]
     plan = {}
     for domain in settings["rspamd_dkim_domains"]:
         ours = sorted((selector for selector in selectors.get(domain, []) if selector_date(selector)), key=selector_date)
         new = None
-        newest = selector_date(ours[-1])[0] if ours else None
-        rotate = settings["rspamd_dkim_rotate_days"]
-        if newest is None or settings["rspamd_dkim_force_rotation"] or (rotate and (today - newest).days >= rotate):
+        if not ours or settings["rspamd_dkim_force_rotation"]:
             new = next_selector(today, ours)
-            ours.append(new)
-        published = [ours[-1]]
-        retired = []
-        for older, successor in zip(ours[:-1], ours[1:]):
+        elif rotate and selector_date(ours[-1])[0] + datetime.timedelta(days=rotate) - publish <= today:
+            new = next_selector(max(today + publish, selector_date(ours[-1])[0] + datetime.timedelta(days=1)), ours)
+        if new:
+            ours = sorted(ours + [new], key=selector_date)
+        started = [selector for selector in ours if selector_date(selector)[0] <= today]
+        signing = started[-1]
+        ahead = [selector for selector in ours if selector_date(selector)[0] > today]
+        published, retired = [], []
+        for older, successor in zip(started[:-1], started[1:]):
             in_flight = (today - selector_date(successor)[0]).days < settings["rspamd_dkim_retire_days"]
             (published if in_flight else retired).append(older)
-        plan[domain] = {"new": new, "signing": ours[-1], "published": [ours[-1]] + sorted(published[1:], reverse=True),
+        plan[domain] = {"new": new, "signing": signing, "published": [signing] + ahead + published[::-1],
                         "retired": retired}
     return plan
 

@@ -1,8 +1,10 @@
 """One real bookworm host converged with postmaster.mail.site as a mailbox server
-(postmaster_mail_mailbox: true, server and client certificates from the private CA), for what
-the Molecule mailbox scenario does not see: the playbook's own output, and renewals.
+(postmaster_mail_mailbox: true, server and client certificates from the private CA) that also
+signs its mail with DKIM (postmaster_mail_rspamd: true), for what the Molecule mailbox scenario
+does not see: the playbook's own output, and renewals.
 
-- the first converge, run with -vvv and --diff, shows no password hash;
+- the first converge, run with -vvv and --diff, shows no password hash, and no DKIM private
+  key nor its digest;
 - a re-run changes nothing, and the dovecot role's check is answered on the control node
   (Dovecot's version from the control node's cache, verified by an earlier check);
 - --check --diff on the converged host changes nothing and shows no hash;
@@ -16,6 +18,7 @@ the Molecule mailbox scenario does not see: the playbook's own output, and renew
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -81,6 +84,8 @@ class Host(ContainerHost):
             "postfix_myhostname": HOSTNAME, "postfix_mydomain": "mailbox.test", "maildir_users": ["dave"],
             "dovecot_users": [{"name": "bob@mailbox.test", "password_hash": self.bob_hash}],
             "dovecot_version_cache_dir": str(root / "versions"),
+            "postmaster_mail_rspamd": True, "rspamd_dkim_domains": ["mailbox.test"],
+            "rspamd_dkim_controller_dir": str(root / "dkim"),
         }}}}))
 
     def site(self, extra=None, options=()):
@@ -120,6 +125,13 @@ def no_hash(output, host):
     assert host.bob_hash not in output
     assert host.bob_hash.split("$")[-1][:20] not in output
     assert "$%s$" % SALT not in output and BOB_PASSWORD not in output
+    keys = list((host.root / "dkim").glob("*/*.key"))
+    assert keys
+    for key in keys:
+        text = key.read_text()
+        body = "".join(text.splitlines()[1:-1])
+        assert hashlib.sha256(text.encode()).hexdigest() not in output
+        assert body[:40] not in output and body[-40:] not in output
 
 
 def pruned(output):
@@ -172,6 +184,10 @@ def test_renewals_reload_postfix_and_dovecot_and_leave_only_current_chain_files(
 
     assert host.sh("postfix check 2>&1; echo rc=$?") == "rc=0\n"
     host.mail_and_read("after-renewals")
+    # Mail from the host itself (127.0.0.1) with the From: domain of rspamd_dkim_domains is signed.
+    signed = host.sh("grep -rl after-renewals /home/dave/Maildir | head -1 | xargs grep -c '^DKIM-Signature: .*d=mailbox.test' "
+                     "|| true")
+    assert signed.strip() == "1", signed
 
     output = host.site()
     assert recap_changed(output, host.name) == 0, output[-6000:]

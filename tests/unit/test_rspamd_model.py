@@ -53,27 +53,33 @@ def test_defaults_match_the_role():
 @pytest.mark.parametrize("existing, settings, expected", [
     ([], {}, {"new": "20261203", "signing": "20261203", "published": ["20261203"], "retired": []}),
     (["20261101"], {}, {"new": None, "signing": "20261101", "published": ["20261101"], "retired": []}),
-    # The signing key is 180 days old: today's key signs, the old one stays published.
-    (["20260606"], {}, {"new": "20261203", "signing": "20261203", "published": ["20261203", "20260606"], "retired": []}),
-    # Its successor signs for 6 days: still in flight (retire after 7).
-    (["20260101", "20261127"], {}, {"new": None, "signing": "20261127", "published": ["20261127", "20260101"],
+    # The signing key is 178 days old: the next one is made to sign in 2 days, published now.
+    (["20260606"], {}, {"new": "20261205", "signing": "20260606", "published": ["20260606", "20261205"], "retired": []}),
+    (["20260606", "20261205"], {}, {"new": None, "signing": "20260606", "published": ["20260606", "20261205"],
+                                    "retired": []}),
+    # It signs since 2 days: the old one is still in flight (retired after 7).
+    (["20260606", "20261201"], {}, {"new": None, "signing": "20261201", "published": ["20261201", "20260606"],
                                     "retired": []}),
     # 7 days: retired; an even older one too.
     (["20250101", "20260101", "20261126"], {}, {"new": None, "signing": "20261126", "published": ["20261126"],
                                                 "retired": ["20250101", "20260101"]}),
-    # Forced twice in one day: -2, then -3; the earlier ones stay published.
+    # Forced (a compromised key): signs at once; twice in one day gives -2, then -3.
     (["20261203"], {"rspamd_dkim_force_rotation": True},
      {"new": "20261203-2", "signing": "20261203-2", "published": ["20261203-2", "20261203"], "retired": []}),
     (["20261203", "20261203-2"], {"rspamd_dkim_force_rotation": True},
      {"new": "20261203-3", "signing": "20261203-3", "published": ["20261203-3", "20261203-2", "20261203"], "retired": []}),
-    # No rotation: a key of any age signs on.
+    (["20260606", "20261205"], {"rspamd_dkim_force_rotation": True},
+     {"new": "20261203", "signing": "20261203", "published": ["20261203", "20261205", "20260606"], "retired": []}),
+    # No rotation: a key of any age signs on; no pre-publication: the next key signs today.
     (["20200101"], {"rspamd_dkim_rotate_days": 0}, {"new": None, "signing": "20200101", "published": ["20200101"],
                                                      "retired": []}),
+    (["20260606"], {"rspamd_dkim_publish_days": 0},
+     {"new": "20261203", "signing": "20261203", "published": ["20261203", "20260606"], "retired": []}),
     # Names this role did not make, and impossible dates, are left alone.
     (["mail", "20261399", "20261101"], {}, {"new": None, "signing": "20261101", "published": ["20261101"],
                                             "retired": []}),
-], ids=["first key", "fresh key", "rotation due", "old key in flight", "retired", "forced", "forced again",
-        "no rotation", "foreign names"])
+], ids=["first key", "fresh key", "rotation due", "next key waiting", "next key signs", "retired", "forced",
+        "forced again", "forced while the next waits", "no rotation", "no pre-publication", "foreign names"])
 def test_plan_keys(existing, settings, expected):
     plan = plan_keys({DOMAIN: existing}, TODAY, dict(settings, rspamd_dkim_domains=[DOMAIN]))
     assert plan == {DOMAIN: expected}
@@ -184,6 +190,8 @@ def test_contract_and_service():
     ({"rspamd_dkim_rotate_days": -1}, ["rspamd_dkim_rotate_days", "0 or more"]),
     ({"rspamd_dkim_retire_days": 0}, ["rspamd_dkim_retire_days", "1 or more"]),
     ({"rspamd_dkim_rotate_days": 5, "rspamd_dkim_retire_days": 7}, ["rspamd_dkim_rotate_days", "retire"]),
+    ({"rspamd_dkim_rotate_days": 10, "rspamd_dkim_publish_days": 10}, ["rspamd_dkim_rotate_days", "publish"]),
+    ({"rspamd_dkim_publish_days": "2"}, ["rspamd_dkim_publish_days", "whole number"]),
     ({"rspamd_dkim_force_rotation": "yes"}, ["rspamd_dkim_force_rotation", "true or false"]),
     ({"rspamd_dkim_host_dir": "/var/lib/../etc"}, ["rspamd_dkim_host_dir", "normalised"]),
     ({"rspamd_dmarc_reject_action": "discard"}, ["rspamd_dmarc_reject_action", "reject, quarantine, none"]),
