@@ -71,8 +71,8 @@ def test_defaults_match_the_role():
     (["20260606", "20261205"], {"rspamd_dkim_force_rotation": True},
      {"new": "20261203", "signing": "20261203", "published": ["20261203", "20261205", "20260606"], "retired": []}),
     # No rotation: a key of any age signs on; no pre-publication: the next key signs today.
-    (["20200101"], {"rspamd_dkim_rotate_days": 0}, {"new": None, "signing": "20200101", "published": ["20200101"],
-                                                     "retired": []}),
+    (["20200101"], {"rspamd_dkim_rotate_days": 0},
+     {"new": None, "signing": "20200101", "published": ["20200101"], "retired": []}),
     (["20260606"], {"rspamd_dkim_publish_days": 0},
      {"new": "20261203", "signing": "20261203", "published": ["20261203", "20260606"], "retired": []}),
     # Names this role did not make, and impossible dates, are left alone.
@@ -168,8 +168,8 @@ def test_local_networks_proxy_and_disabled_modules():
     assert 'local_addrs = ["10.0.0.0/8", "::1/128"];' in found["override.d/options.inc"]
     assert 'bind_socket = "127.0.0.1:11400";' in found["override.d/worker-proxy.inc"]
     assert "self_scan = yes;" in found["override.d/worker-proxy.inc"]
-    assert found["rspamd.conf.local.override"].splitlines()[2:] == ["neural { enabled = false; }",
-                                                                   "rbl { enabled = false; }"]
+    disabled = found["rspamd.conf.local.override"].splitlines()[2:]
+    assert disabled == ["neural { enabled = false; }", "rbl { enabled = false; }"]
     assert state["postfix"]["main_cf"]["smtpd_milters"] == ["inet:127.0.0.1:11400"]
 
 
