@@ -6,7 +6,9 @@
 #   in-container.sh headers MODE               the authentication headers of one delivered message
 #   in-container.sh forged MODE                mail forging a p=reject domain, sent to the inbound listener
 #   in-container.sh versions                   versions of the installed candidates
-# MODE is none, rspamd or opendkim (OpenDKIM + OpenDMARC + policyd-spf).
+#   in-container.sh role DIR                   take the role mode's files (role_files.py's output, in DIR)
+# MODE is none, role (rspamd with the files the rspamd role's model decides), rspamd (rspamd
+# with the hand-written configuration below) or opendkim (OpenDKIM + OpenDMARC + policyd-spf).
 set -euo pipefail
 
 # The local senders' domain: signed on the way out, checked on the way in. Not under .test: the
@@ -96,10 +98,12 @@ EOF
     sed -i 's/^smtp      inet/127.0.0.1:25 inet/' /etc/postfix/master.cf
   fi
 
-  # rspamd: DKIM signing for $DOMAIN (local senders), DKIM/SPF/DMARC checks for the rest,
-  # DMARC p=reject enforced, Authentication-Results added; no Redis, modules that reach the
-  # network (RBLs, fuzzy, maps, ASN, ...) off.
-  local d=/etc/rspamd/local.d
+  # rspamd, mode rspamd (by hand): DKIM signing for $DOMAIN (local senders), DKIM/SPF/DMARC
+  # checks for the rest, DMARC p=reject enforced, Authentication-Results added; no Redis,
+  # modules that reach the network (RBLs, fuzzy, maps, ASN, ...) off. Kept under /etc/bench/hand
+  # and copied into /etc/rspamd by use_mode (the role mode has its own set, /etc/bench/role).
+  local d=/etc/bench/hand/etc/rspamd/local.d
+  install -d $d
   cat >$d/options.inc <<EOF
 dns { nameserver = ["127.0.0.1:53"]; timeout = 1s; retransmits = 1; }
 local_addrs = "127.0.0.0/8, ::1";
@@ -123,6 +127,7 @@ EOF
   echo 'bind_socket = "127.0.0.1:11332";' >$d/worker-proxy.inc
   echo 'bind_socket = "127.0.0.1:11333";' >$d/worker-normal.inc
   echo 'bind_socket = "127.0.0.1:11334";' >$d/worker-controller.inc
+  (cd /etc/bench/hand && find etc -type f | sed 's|^|/|') >/etc/bench/hand.list
 
   # OpenDKIM (sign for 127.0.0.1, verify the rest), OpenDMARC (reject on p=reject), policyd-spf.
   cat >/etc/opendkim.conf <<EOF
@@ -164,10 +169,28 @@ EOF
   use_mode none
 }
 
+role() {  # DIR: role_files.py's output (tree/, files.list, keys.list, main.cf)
+  local dir=$1 src path mode owner group
+  rm -rf /etc/bench/role
+  cp -a "$dir/tree" /etc/bench/role
+  cp "$dir/files.list" /etc/bench/role.list
+  cp "$dir/main.cf" /etc/bench/role-main.cf
+  while read -r src path mode owner group; do
+    install -d -m 0750 -o root -g _rspamd "$(dirname "$path")"
+    install -m "$mode" -o "$owner" -g "$group" "$src" "$path"
+  done <"$dir/keys.list"
+}
+
+rspamd_config() {  # hand | role: /etc/rspamd with that mode's files and none of the other's
+  local path
+  cat /etc/bench/hand.list /etc/bench/role.list 2>/dev/null | while read -r path; do rm -f "$path"; done
+  cp -a "/etc/bench/$1/." /
+}
+
 daemons_of() {
   case $1 in
     none) ;;
-    rspamd) echo rspamd ;;
+    rspamd|role) echo rspamd ;;
     opendkim) echo opendkim opendmarc ;;
   esac
 }
@@ -175,10 +198,17 @@ daemons_of() {
 use_mode() {
   local mode=$1 unit
   systemctl stop rspamd opendkim opendmarc 2>/dev/null || true
+  # Postfix's defaults for what only the role mode sets (its main.cf contract).
+  postconf -X non_smtpd_milters milter_protocol milter_mail_macros
   case $mode in
     none) postconf -e "smtpd_milters =" "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination" ;;
-    rspamd) postconf -e "smtpd_milters = inet:127.0.0.1:11332" \
+    rspamd) rspamd_config hand
+      postconf -e "smtpd_milters = inet:127.0.0.1:11332" \
       "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination" ;;
+    role) rspamd_config role
+      local parameters=()
+      mapfile -t parameters </etc/bench/role-main.cf
+      postconf -e "${parameters[@]}" "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination" ;;
     opendkim) postconf -e "smtpd_milters = inet:127.0.0.1:8891, inet:127.0.0.1:8893" \
       "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, check_policy_service unix:private/policyd-spf" ;;
   esac
@@ -190,7 +220,7 @@ use_mode() {
 
 wait_listening() {
   local port
-  case $1 in rspamd) port=11332 ;; opendkim) port=8893 ;; *) return 0 ;; esac
+  case $1 in rspamd|role) port=11332 ;; opendkim) port=8893 ;; *) return 0 ;; esac
   for _ in $(seq 1 240); do
     ss -ltn | grep -q "127.0.0.1:$port " && return 0
     sleep 0.5
@@ -217,7 +247,7 @@ send() {  # COUNT
 
 memory_of() {  # per daemon: processes, RSS summed over them, PSS (shared pages split among processes), in MiB
   local mode=$1 names name pids rss pss detail="" total_rss=0 total_pss=0
-  case $mode in rspamd) names="rspamd" ;; opendkim) names="opendkim opendmarc policyd-spf" ;; *) echo "rss_mib=0 pss_mib=0"; return ;; esac
+  case $mode in rspamd|role) names="rspamd" ;; opendkim) names="opendkim opendmarc policyd-spf" ;; *) echo "rss_mib=0 pss_mib=0"; return ;; esac
   for name in $names; do
     pids=$(ps -C "$name" -o pid= | tr -s ' \n' ' ')
     rss=$(ps -C "$name" -o rss= | awk '{s += $1} END {print int(s / 1024)}')
