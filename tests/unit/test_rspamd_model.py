@@ -167,7 +167,8 @@ def test_local_networks_proxy_and_disabled_modules():
     found = files(state)
     assert 'local_addrs = ["10.0.0.0/8", "::1/128"];' in found["override.d/options.inc"]
     assert 'bind_socket = "127.0.0.1:11400";' in found["override.d/worker-proxy.inc"]
-    assert "self_scan = yes;" in found["override.d/worker-proxy.inc"]
+    assert 'hosts = "127.0.0.1:11333";' in found["override.d/worker-proxy.inc"]
+    assert "self_scan" not in found["override.d/worker-proxy.inc"]
     disabled = found["rspamd.conf.local.override"].splitlines()[2:]
     assert disabled == ["neural { enabled = false; }", "rbl { enabled = false; }"]
     assert state["postfix"]["main_cf"]["smtpd_milters"] == ["inet:127.0.0.1:11400"]
