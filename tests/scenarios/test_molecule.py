@@ -18,17 +18,10 @@ LOG_DIR = PROJECT_ROOT / ".cache" / "logs"
 # scripts/test runs pytest-xdist with `--dist loadscope`: a test file's functions stay on one
 # worker (its module-scoped container is converged once), and each class runs on a worker of
 # its own, so each Molecule scenario is a class and the scenarios run side by side, the longest
-# first (tests/conftest.py keeps this order; on three workers the fourth starts when the first
-# ends). They set `prerun: false`, so none copies the collection where another reads it.
+# first (tests/conftest.py keeps this order; on three workers the three start at once). They
+# set `prerun: false`, so none copies the collection where another reads it.
 class TestMailbox:
     scenario = "mailbox"
-
-    def test_scenario_passes(self):
-        run_scenario(self.scenario)
-
-
-class TestTls:
-    scenario = "tls"
 
     def test_scenario_passes(self):
         run_scenario(self.scenario)
@@ -49,7 +42,7 @@ class TestRelay:
 
 
 def test_every_scenario_has_a_class():
-    assert sorted(cls.scenario for cls in (TestDefault, TestTls, TestRelay, TestMailbox)) == SCENARIOS
+    assert sorted(cls.scenario for cls in (TestDefault, TestRelay, TestMailbox)) == SCENARIOS
 
 
 def run_scenario(scenario):
