@@ -15,9 +15,8 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from playbook_runs import recap_changed, run
-from systemd_container import systemd_container
+from systemd_container import bookworm_mail_host
 
-IMAGE = "localhost/debian-bookworm:base"
 DRIFT = ("postconf -e myhostname=drifted.example; rm -f /etc/s-nail.rc; "
          "chmod 0600 /etc/profile.d/postmaster-mail.sh; systemctl stop postfix; rm -rf /home/dave/Maildir")
 STATE = ("postconf -h myhostname; systemctl is-active postfix || true; ls /home/dave/Maildir; "
@@ -41,7 +40,7 @@ def test_rerun_checks_once_and_repairs_drift(tmp_path):
                  "maildir_users": ["dave"]},
     }}))
     site = ["ansible-playbook", "-i", str(inventory), "playbooks/site.yml"]
-    with systemd_container(name, IMAGE, dict(os.environ), "mail.drift.test"):
+    with bookworm_mail_host(name, dict(os.environ), "mail.drift.test"):
         run(["podman", "exec", name, "useradd", "--create-home", "--shell", "/bin/bash", "dave"])
         assert recap_changed(run(site), name) > 0
 
@@ -103,7 +102,7 @@ def test_full_mission_reruns_with_one_check_and_repairs_drift(tmp_path):
                              ansible_python_interpreter="/usr/bin/python3", tls_controller_dir=str(tmp_path / "pki"))},
     }}))
     full = ["ansible-playbook", "-i", str(inventory), "benchmarks/playbooks/full.yml"]
-    with systemd_container(name, IMAGE, dict(os.environ), "mail.drift.test"):
+    with bookworm_mail_host(name, dict(os.environ), "mail.drift.test"):
         run(["podman", "exec", name, "useradd", "--create-home", "--shell", "/bin/bash", "dave"])
         assert recap_changed(run(full), name) > 0
 

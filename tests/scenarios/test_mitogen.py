@@ -12,9 +12,7 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from playbook_runs import recap_changed, run
-from systemd_container import systemd_container
-
-IMAGE = "localhost/debian-bookworm:base"
+from systemd_container import bookworm_mail_host
 
 
 def mitogen_env():
@@ -35,7 +33,7 @@ def test_site_converges_and_reruns_unchanged_under_mitogen(tmp_path):
                  "postmaster_mail_tls": True, "tls_controller_dir": str(tmp_path / "pki"),
                  "tls_server_names": ["mail.mitogen.test", "localhost"], "maildir_users": ["carol"]},
     }}))
-    with systemd_container(name, IMAGE, env, "mail.mitogen.test"):
+    with bookworm_mail_host(name, env, "mail.mitogen.test"):
         run(["podman", "exec", name, "useradd", "--create-home", "--shell", "/bin/bash", "carol"], env)
         site = ["ansible-playbook", "-i", str(inventory), "playbooks/site.yml"]
         assert recap_changed(run(site, env), name) > 0

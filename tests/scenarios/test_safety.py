@@ -27,10 +27,9 @@ import yaml
 
 from container_host import ContainerHost
 from playbook_runs import recap_changed
-from systemd_container import systemd_container
+from systemd_container import bookworm_mail_host
 
 HERE = Path(__file__).resolve().parent / "safety"
-IMAGE = "localhost/debian-bookworm:base"
 USERS = ["alice", "bob", "carol"]
 FINGERPRINT = "6E:BD:4C:48:C0:3E:D1:7D:4E:7C:95:E9:C7:2A:4E:61:1D:C3:A0:45:1B:3F:8D:28:9B:63:E5:64:9C:92:E5:EB"
 # Every file whose bytes a bad input must leave alone.
@@ -85,7 +84,7 @@ def host(tmp_path_factory):
     name = "postmaster-safety-test-%d" % os.getpid()
     server = Host(root, name)
     server.set_password("Safety-First-%d-pw" % os.getpid())
-    with systemd_container(name, IMAGE, server.env, "mail.safety.test"):
+    with bookworm_mail_host(name, server.env, "mail.safety.test"):
         started = time.monotonic()
         server.playbook(HERE / "converge.yml")
         print("converge: %.0f s" % (time.monotonic() - started))

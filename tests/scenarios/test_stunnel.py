@@ -22,9 +22,8 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from playbook_runs import recap_changed, run
-from systemd_container import systemd_container
+from systemd_container import bookworm_mail_host
 
-IMAGE = "localhost/debian-bookworm:base"
 HOSTNAME = "mail.stunnel.test"
 PORT = 10465
 # An unprivileged local user, the attacker of issue 15's defect 6.
@@ -167,7 +166,7 @@ def host(tmp_path_factory):
     root = tmp_path_factory.mktemp("stunnel")
     name = "postmaster-stunnel-test-%d" % os.getpid()
     server = Host(root, name)
-    with systemd_container(name, IMAGE, ENV, HOSTNAME):
+    with bookworm_mail_host(name, ENV, HOSTNAME):
         started = time.monotonic()
         server.playbook(CONVERGE, "converge.yml")
         print("converge: %.0f s" % (time.monotonic() - started))
