@@ -12,8 +12,8 @@ description:
   - Decides, on the control node, everything the postmaster.mail.rspamd role writes - the package, the
     service, rspamd's configuration files, the DKIM private keys to copy from the control node - and
     the desired state it gives M(postmaster.mail.drift_check).
-  - Mail from logged-in users (587, 465) and from the host's own senders is signed with the key of its
-    From: domain, when that domain is one of C(rspamd_dkim_domains); mail from elsewhere is checked
+  - Mail from logged-in users (587, 465) and from the host's own senders is signed with the key of the
+    domain of its From header, when that domain is one of C(rspamd_dkim_domains); mail from elsewhere is checked
     (SPF, DKIM, DMARC, ARC) and gets an C(Authentication-Results) header; a C(p=reject) DMARC failure
     is refused at the end of DATA with a reply that says why (C(rspamd_dmarc_reject_action)).
   - Also returns the DKIM records to publish and what Postfix adds (the milter, and

@@ -221,7 +221,7 @@ def test_key_is_made_once_and_read(tmp_path):
     assert dkim_keys.make_key(str(folder), "20261203", 2048) is False  # another host's task made it first
     path = folder / "20261203.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert [name for name in os.listdir(folder)] == ["20261203.key"]
+    assert os.listdir(folder) == ["20261203.key"]
     key = dkim_keys.read_key(str(folder), "20261203")
     assert sorted(key) == ["public_key", "selector", "src"] and key["src"] == str(path)  # nothing secret
     assert key["public_key"].startswith("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8A")  # a 2048-bit RSA SubjectPublicKeyInfo
