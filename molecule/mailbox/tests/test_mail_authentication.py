@@ -25,9 +25,8 @@ import dkim
 import dns.resolver
 import pytest
 import testinfra
+from mailbox_hosts import CA, domain, name_of, next_host, wait_for
 
-CA = "/etc/postfix/tls/ca.pem"
-HOSTS = ("mailbox-bullseye", "mailbox-bookworm", "mailbox-trixie")
 ALICE_PASSWORD = "Alice-molecule-pw"
 ALICE_MAILDIR = "/home/alice/Maildir"
 DELIVERY_TIMEOUT = 90
@@ -58,33 +57,15 @@ except (smtplib.SMTPException, OSError) as error:
 """ % CA
 
 
-def name_of(host):
-    return host.backend.get_hostname()
-
-
-def domain(name):
-    return "%s.molecule.test" % name
-
-
-def next_host(name):
-    return HOSTS[(HOSTS.index(name) + 1) % len(HOSTS)]
-
-
 def smtp(host, server, port, login, sender, recipient, header_from, subject):
     arguments = " ".join(shlex.quote(str(part)) for part in (server, port, login, sender, recipient, header_from, subject))
     return json.loads(host.check_output("printf %%s %s | python3 -c %s %s" % (
         shlex.quote(ALICE_PASSWORD), shlex.quote(SMTP_PROBE), arguments)))
 
 
-def wait_for(host, maildir, text, timeout=DELIVERY_TIMEOUT):
-    """The text of the message under MAILDIR (new or cur) that contains TEXT."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = host.run("grep -rlsF -- %s %s/new %s/cur" % (shlex.quote(text), maildir, maildir))
-        if found.rc == 0:
-            return host.file(found.stdout.split()[0]).content_string
-        assert time.monotonic() < deadline, "%r not in %s within %ds" % (text, maildir, timeout)
-        time.sleep(0.5)
+def message_text(host, maildir, text, timeout=DELIVERY_TIMEOUT):
+    """The text of the message under MAILDIR that contains TEXT."""
+    return host.file(wait_for(host, maildir, text, timeout)).content_string
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +77,13 @@ def test_dns(host):
     return resolver
 
 
-def verify(message_text, resolver):
+def verify(text, resolver):
     """Whether dkimpy verifies the message's DKIM-Signature with the key the test DNS publishes."""
     def txt(name, timeout=5):
         answer = resolver.resolve(name.decode().rstrip("."), "TXT", raise_on_no_answer=False, lifetime=timeout)
         records = [b"".join(item.strings) for item in answer]
         return records[0] if records else None
-    return dkim.verify(message_text.replace("\r\n", "\n").replace("\n", "\r\n").encode(), dnsfunc=txt)
+    return dkim.verify(text.replace("\r\n", "\n").replace("\n", "\r\n").encode(), dnsfunc=txt)
 
 
 def signature_tags(message):
@@ -126,7 +107,7 @@ def test_mail_from_alice_is_signed_and_passes_every_check(host, test_dns):
                 "alice@" + domain(name), subject)
     assert sent == {"accepted": True}, sent
     receiver = testinfra.get_host("podman://" + next_host(name))
-    text = wait_for(receiver, ALICE_MAILDIR, "Subject: " + subject)
+    text = message_text(receiver, ALICE_MAILDIR, "Subject: " + subject)
     message = email.message_from_string(text)
     assert signature_tags(message)["d"] == domain(name)
     assert verify(text, test_dns), "dkimpy does not verify:\n" + text[:3000]
@@ -140,7 +121,7 @@ def test_mail_signed_before_and_after_the_rotation_verifies(host, test_dns):
     receiver = testinfra.get_host("podman://" + next_host(name))
     selectors = []
     for moment in ("before", "after"):
-        text = wait_for(receiver, ALICE_MAILDIR, "Subject: dkim-%s-rotation-%s" % (moment, name))
+        text = message_text(receiver, ALICE_MAILDIR, "Subject: dkim-%s-rotation-%s" % (moment, name))
         message = email.message_from_string(text)
         assert verify(text, test_dns), "dkimpy does not verify the message signed %s the rotation:\n%s" % (moment, text[:3000])
         assert "dkim=pass" in results_of(message)
@@ -169,8 +150,8 @@ def test_mail_relayed_from_a_stranger_is_accepted_unsigned(host):
     stranger = "someone@stranger.molecule.test"  # no SPF, no DMARC: nothing to enforce
     sent = smtp(host, domain(receiver_name), 25, "-", stranger, "alice@" + domain(receiver_name), stranger, subject)
     assert sent == {"accepted": True}, sent
-    message = email.message_from_string(wait_for(testinfra.get_host("podman://" + receiver_name), ALICE_MAILDIR,
-                                                 "Subject: " + subject))
+    receiver = testinfra.get_host("podman://" + receiver_name)
+    message = email.message_from_string(message_text(receiver, ALICE_MAILDIR, "Subject: " + subject))
     assert message["DKIM-Signature"] is None, message.as_string()[:2000]
     assert "spf=" in results_of(message)
 
@@ -192,7 +173,7 @@ def test_milter_stopped_defers_and_loses_nothing(host, test_dns):
         host.check_output("systemctl start rspamd")
     # pickup tries the waiting message again (it rescans the maildrop each minute; a kick speeds it up).
     host.run("sleep 3; postkick public pickup W")
-    message = email.message_from_string(wait_for(host, ALICE_MAILDIR, "Subject: " + local, timeout=150))
+    message = email.message_from_string(message_text(host, ALICE_MAILDIR, "Subject: " + local, timeout=150))
     assert signature_tags(message)["d"] == domain(name)
     assert host.check_output("postqueue -p") == "Mail queue is empty"
 

@@ -23,19 +23,16 @@ import imaplib
 import json
 import re
 import shlex
-import time
 import uuid
 
 import pytest
 import testinfra
+from mailbox_hosts import CA, domain, name_of, next_host, wait_for
 
-CA = "/etc/postfix/tls/ca.pem"
-HOSTS = ("mailbox-bullseye", "mailbox-bookworm", "mailbox-trixie")
 PASSWORDS = {"alice": "Alice-molecule-pw", "bob@molecule.test": "Bob-molecule-pw",
              "carol@molecule.test": "Carol-molecule-pw"}
 BOB_MAILDIR = "/var/vmail/bob@molecule.test/Maildir"
 CAROL_MAILDIR = "/var/vmail/carol@molecule.test/Maildir"
-DELIVERY_TIMEOUT = 60
 # s-nail's header summary of a folder, one subject per line, none cut to the screen's width.
 S_NAIL_SUBJECTS = "COLUMNS=500 s-nail -N -H -S headline=%%s -f %s </dev/null"
 
@@ -138,18 +135,6 @@ print(json.dumps(result))
 """ % CA
 
 
-def name_of(host):
-    return host.backend.get_hostname()
-
-
-def domain(name):
-    return "%s.molecule.test" % name
-
-
-def next_host(name):
-    return HOSTS[(HOSTS.index(name) + 1) % len(HOSTS)]
-
-
 def run_probe(host, script, arguments, password):
     quoted = " ".join(shlex.quote(argument) for argument in arguments)
     command = "printf %%s %s | python3 -c %s %s" % (shlex.quote(password), shlex.quote(script), quoted)
@@ -158,17 +143,6 @@ def run_probe(host, script, arguments, password):
 
 def imap(host, user, mode, subject="-", flags="-", password=None):
     return run_probe(host, IMAP_PROBE, [user, mode, subject, flags], PASSWORDS[user] if password is None else password)
-
-
-def wait_for(host, maildir, text):
-    """The path of the message under MAILDIR (new or cur) that contains TEXT."""
-    deadline = time.monotonic() + DELIVERY_TIMEOUT
-    while True:
-        found = host.run("grep -rlsF -- %s %s/new %s/cur" % (shlex.quote(text), maildir, maildir))
-        if found.rc == 0:
-            return found.stdout.split()[0]
-        assert time.monotonic() < deadline, "%r not in %s within %ds" % (text, maildir, DELIVERY_TIMEOUT)
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
