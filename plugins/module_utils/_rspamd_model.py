@@ -234,7 +234,8 @@ def plan_keys(selectors, today, settings):
     for domain in settings["rspamd_dkim_domains"]:
         ours = sorted((selector for selector in selectors.get(domain, []) if selector_date(selector)), key=selector_date)
         new = None
-        if not ours or settings["rspamd_dkim_force_rotation"]:
+        # No key that signs yet (none at all, or only keys dated later: a clock set back) counts as the first.
+        if not any(selector_date(selector)[0] <= today for selector in ours) or settings["rspamd_dkim_force_rotation"]:
             new = next_selector(today, ours)
         elif rotate and selector_date(ours[-1])[0] + datetime.timedelta(days=rotate) - publish <= today:
             new = next_selector(max(today + publish, selector_date(ours[-1])[0] + datetime.timedelta(days=1)), ours)

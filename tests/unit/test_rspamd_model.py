@@ -75,11 +75,14 @@ def test_defaults_match_the_role():
      {"new": None, "signing": "20200101", "published": ["20200101"], "retired": []}),
     (["20260606"], {"rspamd_dkim_publish_days": 0},
      {"new": "20261203", "signing": "20261203", "published": ["20261203", "20260606"], "retired": []}),
+    # Only a key dated later (the clock set back): today's key signs, the later one stays published.
+    (["20261210"], {}, {"new": "20261203", "signing": "20261203", "published": ["20261203", "20261210"], "retired": []}),
     # Names this role did not make, and impossible dates, are left alone.
     (["mail", "20261399", "20261101"], {}, {"new": None, "signing": "20261101", "published": ["20261101"],
                                             "retired": []}),
 ], ids=["first key", "fresh key", "rotation due", "next key waiting", "next key signs", "retired", "forced",
-        "forced again", "forced while the next waits", "no rotation", "no pre-publication", "foreign names"])
+        "forced again", "forced while the next waits", "no rotation", "no pre-publication", "clock set back",
+        "foreign names"])
 def test_plan_keys(existing, settings, expected):
     plan = plan_keys({DOMAIN: existing}, TODAY, dict(settings, rspamd_dkim_domains=[DOMAIN]))
     assert plan == {DOMAIN: expected}
