@@ -17,6 +17,8 @@ Differences on purpose, normalised here:
   Dovecot contract would have written - the main.cf parameters of DOVECOT_MAIN_CF (null) and the
   two tables (absent) - so switching Dovecot off undoes it. Exactly those are taken out of the
   model's state before the comparison; tests/unit/test_postfix_model.py covers them.
+- The milter (postfix_milter, newer too): at its default, null, the model removes the parameters
+  of MILTER_MAIN_CF; they are taken out the same way.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ sys.path.insert(0, str(COLLECTIONS_DIR))
 from ansible_collections.postmaster.mail.plugins.module_utils._postfix_model import (  # noqa: E402
     DOVECOT_MAIN_CF,
     DOVECOT_TABLES,
+    MILTER_MAIN_CF,
     desired_state,
     select_facts,
 )
@@ -169,10 +172,10 @@ def random_session_cache(jinja, facts):
 def without_dovecot_removal(state, settings):
     """The state without what the model removes while postfix_dovecot is null (the Jinja knew
     no Dovecot): DOVECOT_MAIN_CF's parameters, each null, and Dovecot's tables, absent."""
-    assert settings["postfix_dovecot"] is None
+    assert settings["postfix_dovecot"] is None and settings["postfix_milter"] is None
     config_dir = settings["postfix_config_dir"]
     paths = ["%s/%s" % (config_dir, DOVECOT_TABLES[kind][1]) for kind in sorted(DOVECOT_TABLES)]
-    for name in DOVECOT_MAIN_CF:
+    for name in DOVECOT_MAIN_CF + MILTER_MAIN_CF:
         if name not in settings["postfix_main_cf"]:
             assert state["main_cf"].pop(name) is None, name
     state["unused_tables"] = [path for path in state["unused_tables"] if path not in paths]
