@@ -41,8 +41,9 @@ class ActionModule(ActionBase):
                         "node, got %r" % directory)
         try:
             # Checked before any name reaches the file system.
-            domains = validate(settings)["rspamd_dkim_domains"]
-            selectors = {domain: existing_selectors(os.path.join(directory, domain)) for domain in domains}
+            checked = validate(settings)
+            selectors = {domain: existing_selectors(os.path.join(directory, domain))
+                         for domain in checked["rspamd_dkim_domains"]}
             plan = plan_keys(selectors, today(), settings)
         except RspamdSettingsError as error:
             return dict(result, failed=True, msg="rspamd: %s" % error)
@@ -56,7 +57,7 @@ class ActionModule(ActionBase):
                 continue
             try:
                 if wanted["new"]:
-                    made_now = make_key(folder, wanted["new"], validate(settings)["rspamd_dkim_key_bits"])
+                    made_now = make_key(folder, wanted["new"], checked["rspamd_dkim_key_bits"])
                     made += ["%s %s" % (domain, wanted["new"])] if made_now else []
                 keys[domain] = {"signing": wanted["signing"], "retired": wanted["retired"],
                                 "keys": [read_key(folder, selector) for selector in wanted["published"]]}
