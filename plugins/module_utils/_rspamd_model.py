@@ -305,6 +305,16 @@ def force_actions_conf(settings):
     return "\n".join(lines + ["}", ""])
 
 
+def outbound_settings_conf(settings):
+    """local.d/settings.conf: mail from logged-in users and local senders is only signed."""
+    lines = [HEADER.rstrip("\n")]
+    for name, condition in (("authenticated", "authenticated = true;"),
+                            ("local", "ip = %s;" % _ucl(settings["rspamd_local_networks"]))):
+        lines += ["postmaster_outbound_%s {" % name, "  priority = high;", "  %s" % condition,
+                  '  apply { symbols_enabled = ["DKIM_SIGNED"]; }', "}"]
+    return "\n".join(lines + [""])
+
+
 def config_files(settings, keys):
     """[(path, text)] of rspamd's configuration files this role owns."""
     directory = settings["rspamd_config_dir"]
@@ -322,6 +332,7 @@ def config_files(settings, keys):
          'upstream "local" {\n  default = yes;\n  hosts = "127.0.0.1:11333";\n}\n' % port),
         ("%s/local.d/dkim_signing.conf" % directory, dkim_signing_conf(settings, keys)),
         ("%s/local.d/force_actions.conf" % directory, force_actions_conf(settings)),
+        ("%s/local.d/settings.conf" % directory, outbound_settings_conf(settings)),
         ("%s/local.d/milter_headers.conf" % directory,
          HEADER + "# Authentication-Results on mail from outside (SPF, DKIM, DMARC, ARC).\n"
          'use = ["authentication-results"];\n'),

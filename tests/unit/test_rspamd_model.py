@@ -143,6 +143,12 @@ def test_no_domains_signs_nothing_but_checks():
     assert "authentication-results" in files(state)["local.d/milter_headers.conf"]
 
 
+def test_outbound_mail_is_only_signed():
+    text = files(desired_state({"rspamd_local_networks": ["127.0.0.0/8", "10.1.0.0/16"]}, {}))["local.d/settings.conf"]
+    assert "authenticated = true;" in text and 'ip = ["127.0.0.0/8", "10.1.0.0/16"];' in text
+    assert text.count('apply { symbols_enabled = ["DKIM_SIGNED"]; }') == 2
+
+
 @pytest.mark.parametrize("keys", [None, {}, {DOMAIN: {"signing": "20261203", "keys": []}}],
                          ids=["none", "domain missing", "signing key missing"])
 def test_keys_not_made_yet_want_information(keys):
