@@ -56,25 +56,31 @@ def fsync_directory(path):
         os.close(fd)
 
 
-def stage_file(path, data, like=None, keep_times=False):
+def stage_file(path, data, like=None, keep_times=False, attributes=None):
     """Write `data` (bytes) to a new temporary file next to `path`, with the mode and (as
     root) the owner and group of the file `like` (default: `path` itself, when it exists),
-    set on the descriptor, and fsync it. Returns the temporary file's path, for
-    commit_files; on failure removes it and raises WriteError naming `path`."""
+    or those `attributes` gives, a (uid, gid, mode) tuple, set on the descriptor, and fsync
+    it. Returns the temporary file's path, for commit_files; on failure removes it and
+    raises WriteError naming `path`."""
     directory, name = os.path.split(path)
     try:
         fd, tmp_path = tempfile.mkstemp(prefix=".%s." % name, dir=directory or ".")
     except OSError as exc:
         raise WriteError(path, reason_of(exc))
     try:
-        try:
-            info = os.stat(like or path)
-        except FileNotFoundError:
-            info = None
+        info = None
+        if attributes is None:
+            try:
+                info = os.stat(like or path)
+            except FileNotFoundError:
+                pass
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        if info is not None:
+        if attributes is not None:
+            os.fchown(fd, attributes[0], attributes[1])
+            os.fchmod(fd, attributes[2])
+        elif info is not None:
             if os.geteuid() == 0:
                 os.fchown(fd, info.st_uid, info.st_gid)
             os.fchmod(fd, info.st_mode & 0o7777)
