@@ -53,11 +53,14 @@ def _check_path(where, path):
     return path
 
 
-def _kind(where, path):
+def _kind(where, path, need_directory=True):
     """'absent', 'file' or 'link' for what is at `path` (not following a symlink); BatchError
-    for a directory or another kind of file, or when the directory above is missing."""
+    for a directory or another kind of file, or when the directory above is missing and
+    `need_directory`."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
+        if not need_directory:
+            return "absent"
         raise BatchError("%s: the directory %s of %s does not exist; create it first (or fix the path)"
                          % (where, directory, path))
     try:
@@ -111,11 +114,12 @@ def check_files(files):
 
 
 def check_absent(absent):
-    """The `absent` paths, each with what is there now: a list of (path, kind)."""
+    """The `absent` paths, each with what is there now: a list of (path, kind). A path
+    whose directory does not exist is absent."""
     checked = []
     for index, path in enumerate(absent):
         where = "absent[%d]" % index
-        checked.append((_check_path(where, path), _kind(where, path)))
+        checked.append((_check_path(where, path), _kind(where, path, need_directory=False)))
     return checked
 
 

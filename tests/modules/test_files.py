@@ -129,7 +129,7 @@ def test_absent_removes_and_is_idempotent(tmp_path):
     target.write_text("kept\n")
     link = tmp_path / "link"
     link.symlink_to(target)
-    absent = [str(old), str(link), str(tmp_path / "never-there")]
+    absent = [str(old), str(link), str(tmp_path / "never-there"), str(tmp_path / "no-directory" / "file")]
     result = run_module("files", {"absent": absent}, diff=True)
     assert_ok(result)
     assert result["changed"] is True and result["removed"] == [str(old), str(link)]
