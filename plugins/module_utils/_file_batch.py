@@ -28,20 +28,17 @@ class BatchError(ValueError):
     path and what to do. Nothing was changed when it is raised."""
 
 
-def _uid(name):
+def _number(name, lookup):
+    """The user or group number `name` stands for: a number as it is, else looked up with
+    `lookup` (pwd.getpwnam or grp.getgrnam, whose third field is the number). KeyError
+    for an unknown name."""
     if isinstance(name, int) and not isinstance(name, bool):
+        if name < 0:
+            raise KeyError(name)
         return name
     if isinstance(name, str) and name.isdigit():
         return int(name)
-    return pwd.getpwnam(name).pw_uid
-
-
-def _gid(name):
-    if isinstance(name, int) and not isinstance(name, bool):
-        return name
-    if isinstance(name, str) and name.isdigit():
-        return int(name)
-    return grp.getgrnam(name).gr_gid
+    return lookup(name)[2]
 
 
 def _check_path(where, path):
@@ -95,12 +92,12 @@ def check_files(files):
         owner = "root" if item.get("owner") is None else item["owner"]
         group = "root" if item.get("group") is None else item["group"]
         try:
-            uid = _uid(owner)
+            uid = _number(owner, pwd.getpwnam)
         except (KeyError, TypeError):
             raise BatchError("%s.owner (%s): %r is not a user on this host; create the user first or name an existing one"
                              % (where, path, owner))
         try:
-            gid = _gid(group)
+            gid = _number(group, grp.getgrnam)
         except (KeyError, TypeError):
             raise BatchError("%s.group (%s): %r is not a group on this host; create the group first or name an existing one"
                              % (where, path, group))

@@ -100,6 +100,7 @@ def test_missing_directory_fails_in_one_line_and_writes_nothing(tmp_path):
     ({"path": "relative.conf"}, ("files[1].path", "relative.conf", "absolute path")),
     ({"owner": "no-such-user-x"}, ("files[1].owner", "no-such-user-x", "not a user")),
     ({"group": "no-such-group-x"}, ("files[1].group", "no-such-group-x", "not a group")),
+    ({"owner": -1}, ("files[1].owner", "-1", "not a user")),
     ({"mode": "rw-r--r--"}, ("files[1].mode", "octal string")),
     ({"mdoe": "0600"}, ("files[1]", "unknown key", "mdoe")),
     ({"content": None}, ("files[1].content", "string")),
