@@ -57,7 +57,7 @@ def _kind(where, path, need_directory=True):
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         if not need_directory:
-            return "absent"
+            return "no directory"
         raise BatchError("%s: the directory %s of %s does not exist; create it first (or fix the path)"
                          % (where, directory, path))
     try:
@@ -74,9 +74,11 @@ def _kind(where, path, need_directory=True):
     raise BatchError("%s: %s is %s; remove it by hand or choose another path" % (where, path, what))
 
 
-def check_files(files):
+def check_files(files, preview=False):
     """The entries of the `files` option, checked: a list of dicts with path, data (bytes),
-    uid, gid, mode, owner, group. BatchError for the first bad one."""
+    uid, gid, mode, owner, group and kind. BatchError for the first bad one. With
+    `preview` (check mode) a missing directory is no error: an earlier task of a real run
+    (a package install) may make it; such an entry's kind is 'no directory'."""
     checked = []
     for index, item in enumerate(files):
         where = "files[%d]" % index
@@ -106,7 +108,7 @@ def check_files(files):
         except ModeError as exc:
             raise BatchError("%s.mode (%s): %s" % (where, path, exc))
         checked.append(dict(path=path, data=content.encode("utf-8", "surrogateescape"), uid=uid, gid=gid,
-                            mode=mode, owner=str(owner), group=str(group), kind=_kind(where + ".path", path)))
+                            mode=mode, owner=str(owner), group=str(group), kind=_kind(where + ".path", path, not preview)))
     return checked
 
 
@@ -165,17 +167,19 @@ def _attributes(mode, uid, gid):
     return "mode %04o, owner %s, group %s" % (mode, _name(pwd.getpwuid, uid), _name(grp.getgrgid, gid))
 
 
-def plan(files, absent):
+def plan(files, absent, preview=False):
     """What a run would change, as a dict: `write` (entries whose content must be written,
     or whose symlink replaced), `fix` (entries whose content is right but attributes are
     not), `changed` (their paths, in the order given), `remove` (absent paths that exist) and `diff` (one entry per change). Reads only;
-    BatchError, with nothing changed, for any bad entry."""
-    files = check_files(files)
+    BatchError, with nothing changed, for any bad entry. `preview`: see check_files; the
+    paths whose directory is missing are then also in `missing_directory`."""
+    files = check_files(files, preview)
     absent = check_absent(absent)
     _check_unique(files, absent)
-    result = dict(write=[], fix=[], changed=[], remove=[], diff=[])
+    result = dict(write=[], fix=[], changed=[], remove=[], diff=[],
+                  missing_directory=[item["path"] for item in files if item["kind"] == "no directory"])
     for item in files:
-        current = None if item["kind"] == "link" else _read_current(item["path"])
+        current = None if item["kind"] in ("link", "no directory") else _read_current(item["path"])
         wanted = (item["uid"], item["gid"], item["mode"])
         if current is not None and current[0] == item["data"] and current[1:] == wanted:
             continue
@@ -194,7 +198,7 @@ def plan(files, absent):
         result["diff"].append(dict(before=before.decode("utf-8", "replace"), after=item["data"].decode("utf-8", "replace"),
                                    before_header=before_header, after_header=after_header))
     for path, kind in absent:
-        if kind != "absent":
+        if kind in ("file", "link"):
             result["remove"].append(path)
             # What a removed file held is never shown: it may be a retired key.
             result["diff"].append(dict(before=dict(path=path, state="link" if kind == "link" else "file"),

@@ -15,7 +15,8 @@ description:
     a transfer and a copy each).
   - Every entry is checked before anything is touched. A path that is not absolute, an unknown owner or group,
     a bad mode, a missing directory above a path, or a directory at a path fails the task with one line that
-    names the entry, and nothing is written.
+    names the entry, and nothing is written. In check mode a missing directory only gives a warning (in a real
+    run an earlier task, such as a package install, may make it), and the file counts as changed.
   - Each changed file is written to a temporary file next to it, with its owner, group and mode set on the
     descriptor, and flushed to disk; once all are staged, they are renamed into place. A file whose text is
     right but whose owner, group or mode is not gets them set on its descriptor, without being rewritten.
@@ -102,9 +103,12 @@ def main():
         supports_check_mode=True,
     )
     try:
-        planned = plan(module.params["files"], module.params["absent"])
+        planned = plan(module.params["files"], module.params["absent"], preview=module.check_mode)
     except BatchError as exc:
         module.fail_json(msg="files: %s" % exc)
+    for path in planned["missing_directory"]:
+        module.warn("files: the directory of %s does not exist yet; a real run fails unless an earlier task makes it "
+                    "(a package install)" % path)
     changed_paths = planned["changed"]
     if not module.check_mode:
         try:

@@ -96,6 +96,16 @@ def test_missing_directory_fails_in_one_line_and_writes_nothing(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_check_mode_previews_a_file_in_a_missing_directory(tmp_path):
+    """As ansible.builtin.copy does: a package install earlier in a real run may make it."""
+    files = entries(tmp_path) + [{"path": str(tmp_path / "missing" / "c.conf"), "content": "gamma\n"}]
+    result = run_module("files", {"files": files}, check_mode=True, diff=True)
+    assert_ok(result)
+    assert result["changed_paths"] == [entry["path"] for entry in files]
+    assert "does not exist yet" in repr(result["warnings"]) and result["diff"][2]["after"] == "gamma\n"
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("change, fragments", [
     ({"path": "relative.conf"}, ("files[1].path", "relative.conf", "absolute path")),
     ({"owner": "no-such-user-x"}, ("files[1].owner", "no-such-user-x", "not a user")),
