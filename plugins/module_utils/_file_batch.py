@@ -51,9 +51,9 @@ def _check_path(where, path):
 
 
 def _kind(where, path, need_directory=True):
-    """'absent', 'file' or 'link' for what is at `path` (not following a symlink); BatchError
-    for a directory or another kind of file, or when the directory above is missing and
-    `need_directory`."""
+    """'absent', 'file' or 'link' for what is at `path` (not following a symlink), or 'no
+    directory' when the directory above is missing (BatchError if `need_directory`);
+    BatchError for a directory or another kind of file."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         if not need_directory:
@@ -114,7 +114,7 @@ def check_files(files, preview=False):
 
 def check_absent(absent):
     """The `absent` paths, each with what is there now: a list of (path, kind). A path
-    whose directory does not exist is absent."""
+    whose directory does not exist is not there ('no directory')."""
     checked = []
     for index, path in enumerate(absent):
         where = "absent[%d]" % index
@@ -170,9 +170,10 @@ def _attributes(mode, uid, gid):
 def plan(files, absent, preview=False):
     """What a run would change, as a dict: `write` (entries whose content must be written,
     or whose symlink replaced), `fix` (entries whose content is right but attributes are
-    not), `changed` (their paths, in the order given), `remove` (absent paths that exist) and `diff` (one entry per change). Reads only;
-    BatchError, with nothing changed, for any bad entry. `preview`: see check_files; the
-    paths whose directory is missing are then also in `missing_directory`."""
+    not), `changed` (their paths, in the order given), `remove` (absent paths that exist)
+    and `diff` (one entry per change). Reads only; BatchError, with nothing changed, for
+    any bad entry. `preview`: see check_files; the paths whose directory is missing are
+    then also in `missing_directory`."""
     files = check_files(files, preview)
     absent = check_absent(absent)
     _check_unique(files, absent)
