@@ -22,6 +22,8 @@ activate() {
   export PATH="$VENV/bin:$PATH"
   export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS_DIR"
   export ANSIBLE_CONFIG="$PROJECT_ROOT/scripts/ansible.cfg"
+  # The tests' podman_pipelining connection (tests/plugins/connection/podman_pipelining.py).
+  export ANSIBLE_CONNECTION_PLUGINS="$PROJECT_ROOT/tests/plugins/connection"
   if [ "${POSTMASTER_MAIL_MITOGEN:-0}" = 1 ]; then
     use_mitogen
   fi

@@ -17,6 +17,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 COLLECTIONS_DIR = PROJECT_ROOT / ".cache" / "collections"
 POSTFIX_SHARE = Path("/usr/share/postfix")
 
+# The tests' own connection plugin, podman_pipelining (tests/plugins/connection), for every
+# ansible-playbook and Molecule run the tests start; scripts/lib.sh's activate sets the same.
+TEST_CONNECTION_PLUGINS = str(PROJECT_ROOT / "tests" / "plugins" / "connection")
+if TEST_CONNECTION_PLUGINS not in os.environ.get("ANSIBLE_CONNECTION_PLUGINS", "").split(":"):
+    os.environ["ANSIBLE_CONNECTION_PLUGINS"] = ":".join(
+        path for path in (TEST_CONNECTION_PLUGINS, os.environ.get("ANSIBLE_CONNECTION_PLUGINS")) if path)
+
 
 def run_module(name, args, check_mode=False, diff=False, env=None):
     """Run postmaster.mail.NAME as Ansible would (a child process reading its

@@ -3,6 +3,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Installs Debian packages with ansible.builtin.apt, and previews them on any host.
 
+When every package asked for is installed already (state present, no version given), apt is
+not run at all: dpkg's status file answers, so a converge of a host that has its packages
+neither loads apt's cache nor refreshes it from the mirrors (update_cache) for nothing.
+
 apt's check mode needs python3-apt on the host, which a new Debian host does not have
 (a real run installs it first). In check mode this action reads dpkg's status file
 instead (ansible.builtin.slurp, read-only) and reports the packages a real run would
@@ -26,29 +30,41 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         args = dict(self._task.args)
-        if not self._task.check_mode:
-            result.update(self._execute_module(module_name="ansible.builtin.apt", module_args=args,
-                                               task_vars=task_vars))
-            return result
+        names = args.get("name") or []
+        names = [names] if isinstance(names, str) else list(names)
+        if not self._task.check_mode and not answered_by_dpkg(args, names):
+            return dict(result, **self._apt(args, task_vars))
         status = self._execute_module(module_name="ansible.builtin.slurp", module_args={"src": DPKG_STATUS},
                                       task_vars=task_vars)
         if status.get("failed"):
             return dict(result, failed=True, msg="cannot read %s: %s (Debian hosts only)" % (DPKG_STATUS, status.get("msg")))
-        names = args.get("name") or []
-        names = [names] if isinstance(names, str) else list(names)
         status_text = base64.b64decode(status["content"]).decode("utf-8", "replace")
         missing = missing_packages(names, status_text)
+        if not self._task.check_mode:
+            if missing:
+                result.update(self._apt(args, task_vars))
+            return dict(result, missing=missing)
         result.update(changed=bool(missing), missing=missing)
         if not missing:
             return result
         if not missing_packages(["python3-apt"], status_text):
-            apt = self._execute_module(module_name="ansible.builtin.apt", module_args=args, task_vars=task_vars)
+            apt = self._apt(args, task_vars)
             return dict(apt, missing=missing, changed=not apt.get("failed"))
         note = "a real run would install %s (and what they depend on)" % ", ".join(missing)
         result["msg"] = "Check mode: " + note
         if self._task.diff:
             result["diff"] = {"prepared": note}
         return result
+
+    def _apt(self, args, task_vars):
+        return self._execute_module(module_name="ansible.builtin.apt", module_args=args, task_vars=task_vars)
+
+
+def answered_by_dpkg(args, names):
+    """Whether dpkg's status file can tell that nothing is to do: packages asked to be present,
+    by name only (a version, a wildcard or a .deb file needs apt's own answer)."""
+    return (args.get("state", "present") == "present" and bool(names)
+            and not any(mark in name for name in names for mark in ("=", "*", "?", "/")))
 
 
 def missing_packages(names, status_text):

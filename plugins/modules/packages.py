@@ -10,7 +10,9 @@ module: packages
 short_description: Install Debian packages with apt, and preview them on a host without python3-apt
 version_added: 0.1.0
 description:
-  - Runs M(ansible.builtin.apt) with the same options.
+  - Runs M(ansible.builtin.apt) with the same options, unless every package of O(name) is
+    installed already (O(state=present), names without a version). Then dpkg's status file
+    answers and apt does not run, so neither its cache is loaded nor O(update_cache) refreshes it.
   - In check mode it reads dpkg's status file instead (read-only), so a preview works on a
     new host, where apt's own check mode would need C(python3-apt) (a real run of apt
     installs it first). It reports the packages a real run would install, with apt's fuller
@@ -61,8 +63,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 missing:
-  description: In check mode, the packages of O(name) that are not installed yet.
-  returned: in check mode
+  description: The packages of O(name) that were not installed yet (in check mode, that a real run would install).
+  returned: in check mode, and when dpkg's status file was read (O(state=present), names without a version)
   type: list
   elements: str
   sample: [postfix]

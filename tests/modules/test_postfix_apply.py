@@ -24,7 +24,7 @@ sys.path.insert(0, str(PROJECT_ROOT / ".cache" / "collections"))
 sys.path.insert(0, str(PROJECT_ROOT / "tests" / "scenarios"))
 
 from ansible_collections.postmaster.mail.plugins.module_utils import _rollback as rollback  # noqa: E402
-from systemd_container import mail_packages_image, systemd_container  # noqa: E402
+from systemd_container import PIPELINED_CONNECTION, mail_packages_image, systemd_container  # noqa: E402
 
 CONTAINER = "postmaster-apply-test-%d" % os.getpid()
 ENV = dict(os.environ, CONTAINERS_CONF=str(PROJECT_ROOT / "containers" / "containers.conf"),
@@ -50,7 +50,7 @@ def sh(command, check=True):
 
 
 def run_module(name, args, check_mode=False):
-    command = ["ansible", "all", "-i", CONTAINER + ",", "-c", "containers.podman.podman",
+    command = ["ansible", "all", "-i", CONTAINER + ",", "-c", PIPELINED_CONNECTION,
                "-e", "ansible_python_interpreter=/usr/bin/python3",
                "-m", "postmaster.mail." + name] + (["-a", json.dumps(args)] if args else [])
     if check_mode:

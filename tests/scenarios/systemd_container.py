@@ -25,6 +25,12 @@ def systemd_container(name, image, env, hostname, extra_args=()):
         subprocess.run(["podman", "rm", "-f", "-t", "0", name], env=env, capture_output=True, check=False)
 
 
+# The connection of tests that converge a host: containers.podman.podman with pipelining, one
+# `podman exec` per module as SSH with pipelining makes one remote command (tests/plugins/connection).
+# Tests of the non-pipelining path (test_drift's call counts, test_install, test_preview) keep
+# containers.podman.podman.
+PIPELINED_CONNECTION = "podman_pipelining"
+
 # The base image with the mail packages installed, one per release (scripts/build-test-images).
 MAIL_PACKAGES_IMAGE = "localhost/postmaster-mail-packages:%s"
 BUILDER = Path(__file__).resolve().parents[2] / "scripts" / "build-test-images"

@@ -27,7 +27,7 @@ import yaml
 from conftest import PROJECT_ROOT
 from container_host import ContainerHost
 from playbook_runs import recap_changed
-from systemd_container import bookworm_mail_host
+from systemd_container import PIPELINED_CONNECTION, bookworm_mail_host
 
 SAFETY = Path(__file__).resolve().parent / "safety"
 USER = "dave"
@@ -41,7 +41,7 @@ class Host(ContainerHost):
     def __init__(self, root, name):
         super().__init__(root, name)
         self.inventory.write_text(yaml.safe_dump({"all": {"hosts": {name: {
-            "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_connection": PIPELINED_CONNECTION, "ansible_python_interpreter": "/usr/bin/python3",
             "postfix_myhostname": "mail.faults.test", "postfix_mydomain": "faults.test", "maildir_users": [USER],
         }}}}))
 

@@ -30,7 +30,7 @@ import yaml
 from conftest import PROJECT_ROOT
 from container_host import ContainerHost
 from playbook_runs import recap_changed
-from systemd_container import bookworm_mail_host
+from systemd_container import PIPELINED_CONNECTION, bookworm_mail_host
 
 HOSTNAME = "mail.mailbox.test"
 SALT = "FIXEDSALT"
@@ -78,7 +78,7 @@ class Host(ContainerHost):
         super().__init__(root, name)
         self.bob_hash = sha512_crypt(BOB_PASSWORD)
         self.inventory.write_text(yaml.safe_dump({"all": {"hosts": {name: {
-            "ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_connection": PIPELINED_CONNECTION, "ansible_python_interpreter": "/usr/bin/python3",
             "postmaster_mail_mailbox": True, "tls_controller_dir": str(root / "pki"),
             "tls_server_names": [HOSTNAME, "localhost", "127.0.0.1"], "tls_client_certificate_enabled": True,
             "postfix_myhostname": HOSTNAME, "postfix_mydomain": "mailbox.test", "maildir_users": ["dave"],

@@ -27,7 +27,7 @@ import yaml
 
 from container_host import ContainerHost
 from playbook_runs import recap_changed
-from systemd_container import bookworm_mail_host
+from systemd_container import PIPELINED_CONNECTION, bookworm_mail_host
 
 HERE = Path(__file__).resolve().parent / "safety"
 USERS = ["alice", "bob", "carol"]
@@ -38,7 +38,7 @@ WATCHED = "/etc/postfix /etc/stunnel /etc/s-nail.rc /etc/profile.d /etc/systemd/
 
 def mission_vars(root):
     return {
-        "ansible_connection": "containers.podman.podman",
+        "ansible_connection": PIPELINED_CONNECTION,
         "ansible_python_interpreter": "/usr/bin/python3",
         "tls_controller_dir": str(root / "pki"),
         "tls_server_names": ["mail.safety.test"],

@@ -22,7 +22,7 @@ import yaml
 
 from conftest import PROJECT_ROOT
 from playbook_runs import recap_changed, run
-from systemd_container import bookworm_mail_host
+from systemd_container import PIPELINED_CONNECTION, bookworm_mail_host
 
 HOSTNAME = "mail.stunnel.test"
 PORT = 10465
@@ -37,7 +37,7 @@ def host_vars(root):
     leaves through the relayhost, the tunnel; on its way back in through 465 the virtual
     alias map makes it alice's."""
     return {
-        "ansible_connection": "containers.podman.podman",
+        "ansible_connection": PIPELINED_CONNECTION,
         "ansible_python_interpreter": "/usr/bin/python3",
         "tls_controller_dir": str(root / "pki"),
         "tls_server_names": [HOSTNAME],

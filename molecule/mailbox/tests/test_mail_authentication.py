@@ -132,6 +132,14 @@ def test_mail_signed_before_and_after_the_rotation_verifies(host, test_dns):
     assert 'selector = "%s";' % selectors[1] in conf and 'selector = "%s";' % selectors[0] not in conf, conf
 
 
+def test_rspamd_only_signs_outbound_mail(host):
+    """local.d/settings.conf is read: logged-in users' and local senders' mail gets only DKIM_SIGNED."""
+    dump = host.check_output("rspamadm configdump settings")
+    for rule in ("postmaster_outbound_authenticated", "postmaster_outbound_local"):
+        assert rule in dump, dump
+    assert "DKIM_SIGNED" in dump, dump
+
+
 def test_forged_sender_is_refused_at_smtp_time(host):
     """This host claims the next host's domain (SPF -all, DMARC p=reject there): refused."""
     name = name_of(host)
