@@ -91,6 +91,11 @@ class RspamdSettingsError(ValueError):
 
 # --- settings -----------------------------------------------------------------------------------
 
+# Debian's normal worker (worker-normal.inc: localhost:11333): the proxy hands it each message,
+# and its /ping answers once rspamd has loaded its rules and scans.
+NORMAL_WORKER = "127.0.0.1:11333"
+
+
 def _refuse(name, problem):
     raise RspamdSettingsError("%s %s" % (name, problem))
 
@@ -329,7 +334,7 @@ def config_files(settings, keys):
          "# message to the normal worker (Debian's, on localhost:11333) to scan: two processes share\n"
          "# the work (a self-scanning proxy is one; measured: benchmarks/milter/README.md).\n"
          'bind_socket = "127.0.0.1:%d";\nmilter = yes;\ntimeout = 120s;\n'
-         'upstream "local" {\n  default = yes;\n  hosts = "127.0.0.1:11333";\n}\n' % port),
+         'upstream "local" {\n  default = yes;\n  hosts = "%s";\n}\n' % (port, NORMAL_WORKER)),
         ("%s/local.d/dkim_signing.conf" % directory, dkim_signing_conf(settings, keys)),
         ("%s/local.d/force_actions.conf" % directory, force_actions_conf(settings)),
         ("%s/local.d/settings.conf" % directory, outbound_settings_conf(settings)),
@@ -383,6 +388,7 @@ def desired_state(settings, keys=None):
 
     Returns a dict:
       packages, services: for the packages module and ansible.builtin.systemd_service;
+      ready_url: answers "pong" once rspamd scans (after a start or a reload it loads its rules first);
       info_wanted: whether a domain's key is not made yet (check mode): no files, no drift_spec;
       files: [{path, content, mode, owner, group, secret, sha256}]: the configuration (content);
       key_files: [{path, src, mode, owner, group, sha256}]: the private keys to copy from the
@@ -400,6 +406,7 @@ def desired_state(settings, keys=None):
     state = {
         "packages": list(settings["rspamd_packages"]),
         "services": [{"name": "rspamd", "enabled": enabled, "active": enabled}],
+        "ready_url": "http://%s/ping" % NORMAL_WORKER,
         "info_wanted": checked is None,
         "files": [], "key_files": [], "directories": [], "unused_files": [], "dkim_records": [],
         "postfix": postfix_contract(settings),
