@@ -19,7 +19,8 @@ Given role and no checks, it is the one drift mechanism of this collection's rol
 gathers the desired states of every role of the play (plugin_utils/_drift_record.py names the
 variables), answers without a remote call when an earlier check of the play found this role
 unchanged, and returns `differs` (this role has something to change, or was not checked) and
-`unchecked` (roles of the play that apply to the host and were not checked)."""
+`unchecked` (roles of the play that apply to the host and were not checked) and `nothing_to_do`
+(neither)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ class ActionModule(ActionBase):
             own = role_state(self._template_secrets, task_vars, role)
             if checked_earlier(self._task, role, task_vars, own.get("drift_spec")):
                 return dict(result, changed=False, skipped=True, drift={role: []}, drifted=False, differs=False,
-                            unchecked=[], skip_reason="An earlier check of this play found nothing of %s to change" % role)
+                            unchecked=[], nothing_to_do=False, skip_reason="An earlier check of this play found nothing of %s to change" % role)
             gathered = gather(self._task, role, task_vars, self._template_secrets, {role: own}, self._applies)
             module_args["checks"] = gathered.checks
             module_args.setdefault("postfix_info", gathered.postfix_info)
@@ -80,6 +81,7 @@ class ActionModule(ActionBase):
         if gathering:
             result["differs"] = len(result["drift"].get(role, ["unchecked"])) > 0
             result["unchecked"] = unchecked_roles(self._task, result, self._applies)
+            result["nothing_to_do"] = not result["drifted"] and not result["unchecked"]
         if role:
             result["ansible_facts"] = {"postmaster_mail_drift_clean": clean_record(self._task, role, result)}
             if postfix_facts:

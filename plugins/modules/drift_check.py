@@ -229,6 +229,13 @@ unchecked:
   type: list
   elements: str
   sample: []
+nothing_to_do:
+  description:
+    - Whether nothing drifted and RV(unchecked) is empty, so no role of the play has anything to
+      do on this host. The C(postmaster.mail.site) playbook ends the play of the host when it is true.
+  returned: when O(role) is set and O(checks) is not
+  type: bool
+  sample: true
 drifted:
   description: Whether any check found a difference.
   returned: always
