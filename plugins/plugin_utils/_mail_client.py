@@ -120,8 +120,9 @@ def model(folder, extra_settings, packages=None):
 
 def desired_state(settings):
     """The role's whole desired state from its settings (its variables, by name): `model`'s
-    keys, plus `packages`, `profile_state` (present or absent) and `drift_spec`, what
-    postmaster.mail.drift_check compares with the host."""
+    keys, plus `packages`, `profile_state` (present or absent), `files` and `unused_files` (the
+    profile.d file to write or to remove, as postmaster.mail.files takes them, like the other
+    roles' states) and `drift_spec`, what postmaster.mail.drift_check compares with the host."""
     packages = settings["mail_client_packages"]
     extra_settings = settings["mail_client_extra_settings"]
     state = model(settings["mail_client_folder"], [] if extra_settings is None else extra_settings, packages)
@@ -134,6 +135,8 @@ def desired_state(settings):
     state.update(
         packages=packages,
         profile_state=profile_state,
+        files=[dict(path=PROFILE_PATH, content=state["profile"], **owned)] if profile_state == "present" else [],
+        unused_files=[PROFILE_PATH] if profile_state == "absent" else [],
         drift_spec=dict(packages=packages, files=[dict(block_file, **owned), dict(profile_file, **owned)]),
     )
     return state

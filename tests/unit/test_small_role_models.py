@@ -112,7 +112,11 @@ def test_mail_client_state_gives_the_tasks_their_values():
     assert state["profile_state"] == "absent"
     assert state["profile_path"] == "/etc/profile.d/postmaster-mail.sh"
     assert state["block"].startswith("set emptystart\nset folder=Maildir\n")
-    assert mail_client_desired_state(defaults("mail_client"))["profile_state"] == "present"
+    assert state["files"] == [] and state["unused_files"] == ["/etc/profile.d/postmaster-mail.sh"]
+    present = mail_client_desired_state(defaults("mail_client"))
+    assert present["profile_state"] == "present" and present["unused_files"] == []
+    assert present["files"] == [dict(path="/etc/profile.d/postmaster-mail.sh", content=present["profile"], owner="root",
+                                     group="root", mode="0644")]
 
 
 MAILDIR_CASES = {
