@@ -41,6 +41,8 @@ PASSWORDS = {"bob@example.org": "Bob-%d-pw" % os.getpid(), "carol@example.org": 
              "dave@example.org": "Dave-%d-pw" % os.getpid(), "alice": "Alice-%d-pw" % os.getpid()}
 SALT = "PmTestSalt0123ab"
 SMALL_QUOTA = "2K"
+# A refused login waits auth_failure_delay (2 s) and anvil's penalty, longer on a loaded machine.
+IMAP_TIMEOUT = 90
 
 
 def sh(name, script, check=True, timeout=300):
@@ -191,13 +193,13 @@ def test_doveconf_reads_every_variant(host, variant):
 
 
 def test_imaps_login(host):
-    with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=20) as client:
+    with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=IMAP_TIMEOUT) as client:
         assert client.login("bob@example.org", PASSWORDS["bob@example.org"])[0] == "OK"
         assert client.select("INBOX")[0] == "OK"
 
 
 def test_starttls_login_and_nothing_before(host):
-    with imaplib.IMAP4(host["address"], 143, timeout=20) as client:
+    with imaplib.IMAP4(host["address"], 143, timeout=IMAP_TIMEOUT) as client:
         assert "LOGINDISABLED" in client.capabilities and "STARTTLS" in client.capabilities
         with pytest.raises(imaplib.IMAP4.error, match="PRIVACYREQUIRED"):
             client.login("bob@example.org", PASSWORDS["bob@example.org"])
@@ -206,14 +208,14 @@ def test_starttls_login_and_nothing_before(host):
 
 
 def test_wrong_password_refused(host):
-    with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=20) as client:
+    with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=IMAP_TIMEOUT) as client:
         with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
             client.login("bob@example.org", "not-" + PASSWORDS["bob@example.org"])
 
 
 @pytest.mark.parametrize("user", ["carol@example.org", "dave@example.org", "alice"])
 def test_argon2id_bcrypt_and_system_users_log_in(host, user):
-    with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=20) as client:
+    with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=IMAP_TIMEOUT) as client:
         assert client.login(user, PASSWORDS[user])[0] == "OK"
 
 
@@ -222,7 +224,7 @@ def test_tls_below_1_2_refused(host):
     context = tls_context(host)
     context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_1
     with pytest.raises((ssl.SSLError, OSError)):
-        imaplib.IMAP4_SSL(host["address"], 993, ssl_context=context, timeout=20)
+        imaplib.IMAP4_SSL(host["address"], 993, ssl_context=context, timeout=IMAP_TIMEOUT)
 
 
 # Runs in the container: one LMTP transaction per recipient on Postfix's socket; prints
@@ -251,7 +253,7 @@ def lmtp(host, subject, size, *recipients):
 
 
 def subjects(host, user):
-    with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=20) as client:
+    with imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=IMAP_TIMEOUT) as client:
         client.login(user, PASSWORDS[user])
         client.select("INBOX", readonly=True)
         found = client.search(None, "ALL")[1][0].split()
