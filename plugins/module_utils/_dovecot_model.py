@@ -59,6 +59,7 @@ import hashlib
 import posixpath
 import re
 
+from ansible_collections.postmaster.mail.plugins.module_utils._pending import reload_pending
 from ansible_collections.postmaster.mail.plugins.module_utils._text import CONTROL_CHARACTERS
 
 # The role's settings and their defaults (the future roles/dovecot/defaults/main.yml).
@@ -598,6 +599,7 @@ def desired_state(settings, facts=None):
 
     Returns a dict:
       packages, services: for ansible.builtin.apt and ansible.builtin.systemd_service;
+      reload_pending: the file that notes a reload not done yet (module_utils/_pending.py);
       version_family: "2.3" or "2.4", None while the version is unknown;
       info_wanted: whether the version is unknown (install Dovecot, read it, ask again);
       files: [{path, content, mode, owner, group, secret, sha256}]: dovecot.conf, and the
@@ -623,6 +625,7 @@ def desired_state(settings, facts=None):
     state = {
         "packages": packages,
         "services": [{"name": "dovecot", "enabled": enabled, "active": enabled}],
+        "reload_pending": reload_pending("dovecot"),
         "version_family": checked["family"],
         "info_wanted": checked["family"] is None,
         "files": [],
@@ -648,11 +651,13 @@ def desired_state(settings, facts=None):
 
 def drift_spec(state):
     """What postmaster.mail.drift_check compares: packages, the service, each file by digest
-    (a secret one marked secret, its digest in secret_digests), removed files absent."""
+    (a secret one marked secret, its digest in secret_digests), removed files absent, and no
+    reload left pending."""
     files = []
     for item in state["files"]:
         entry = {key: item[key] for key in ("path", "mode", "owner", "group")}
         entry.update({"secret": True} if item["secret"] else {"sha256": item["sha256"]})
         files.append(entry)
     files += [{"path": path, "state": "absent"} for path in state["unused_files"]]
+    files.append({"path": state["reload_pending"], "state": "absent"})
     return {"packages": state["packages"], "services": state["services"], "files": files}

@@ -249,3 +249,25 @@ def apply(planned):
             raise WriteError(path, reason_of(exc))
     for directory in sorted({os.path.dirname(path) for path in planned["remove"]}):
         fsync_directory(directory)
+
+
+PENDING_TEXT = (b"Written by postmaster.mail: files changed here and the handler that applies them (a reload)\n"
+                b"has not finished. The next run's check finds this file and runs that handler again.\n")
+
+
+def check_pending(path):
+    """Whether the marker `path` (checked as an entry of `pending`) is there; BatchError for a
+    directory at it."""
+    if path is None:
+        return False
+    return _kind("pending", _check_path("pending", path), need_directory=False) in ("file", "link")
+
+
+def mark_pending(path):
+    """Write the marker `path` (0600 root, its directory 0700) before the changes it stands for,
+    so that a run that dies before its handler leaves it behind. A symlink there is replaced."""
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        commit_files([(stage_file(path, PENDING_TEXT, attributes=(0, 0, 0o600)), path)])
+    except OSError as exc:
+        raise WriteError(path, reason_of(exc))

@@ -45,6 +45,7 @@ import ipaddress
 import json
 import re
 
+from ansible_collections.postmaster.mail.plugins.module_utils._pending import reload_pending
 from ansible_collections.postmaster.mail.plugins.module_utils._text import CONTROL_CHARACTERS
 
 DEFAULTS = {
@@ -389,6 +390,7 @@ def desired_state(settings, keys=None):
     Returns a dict:
       packages, services: for the packages module and ansible.builtin.systemd_service;
       ready_url: answers "pong" once rspamd scans (after a start or a reload it loads its rules first);
+      reload_pending: the file that notes a reload not done yet (module_utils/_pending.py);
       info_wanted: whether a domain's key is not made yet (check mode): no files, no drift_spec;
       files: [{path, content, mode, owner, group, secret, sha256}]: the configuration (content);
       key_files: [{path, src, mode, owner, group, sha256}]: the private keys to copy from the
@@ -407,6 +409,7 @@ def desired_state(settings, keys=None):
         "packages": list(settings["rspamd_packages"]),
         "services": [{"name": "rspamd", "enabled": enabled, "active": enabled}],
         "ready_url": "http://%s/ping" % NORMAL_WORKER,
+        "reload_pending": reload_pending("rspamd"),
         "info_wanted": checked is None,
         "files": [], "key_files": [], "directories": [], "unused_files": [], "dkim_records": [],
         "postfix": postfix_contract(settings),
@@ -436,10 +439,12 @@ def desired_state(settings, keys=None):
 
 def drift_spec(state):
     """What postmaster.mail.drift_check compares: packages, the service, each configuration file
-    by digest, each key file marked secret (its digest in secret_digests), retired keys absent."""
+    by digest, each key file marked secret (its digest in secret_digests), retired keys absent,
+    and no reload left pending."""
     files = [dict({key: item[key] for key in ("path", "mode", "owner", "group")}, sha256=item["sha256"])
              for item in state["files"]]
     files += [dict({key: item[key] for key in ("path", "mode", "owner", "group")}, secret=True)
               for item in state["key_files"]]
     files += [{"path": path, "state": "absent"} for path in state["unused_files"]]
+    files.append({"path": state["reload_pending"], "state": "absent"})
     return {"packages": state["packages"], "services": state["services"], "files": files}

@@ -51,6 +51,15 @@ options:
     type: list
     elements: str
     default: []
+  pending:
+    description:
+      - An absolute path that stands for changes the task's handler has not applied yet (a reload). When anything
+        changes, this file is written first (mode 0600, its directory made with mode 0700 when missing). When it
+        is already there, left by an earlier run that stopped before its handler, the task reports a change even
+        if no file differs, so that the handler runs again.
+      - The handler removes it once it has applied the change; a drift check that wants it absent then finds
+        nothing to do.
+    type: str
 """
 
 EXAMPLES = r"""
@@ -64,6 +73,7 @@ EXAMPLES = r"""
         group: example
         mode: "0640"
     absent: [/etc/example/old.conf]
+    pending: /run/example/reload-pending  # the handler removes it after the reload
   notify: Reload example
 
 - name: Write a file that holds secrets (nothing of it in any output)
@@ -86,11 +96,16 @@ removed:
   elements: str
   returned: success
   sample: [/etc/example/old.conf]
+pending:
+  description: Whether the handler has changes to apply - files changed now, or O(pending) was left by an earlier run.
+  type: bool
+  returned: when O(pending) is given
+  sample: true
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.postmaster.mail.plugins.module_utils._file_batch import BatchError, apply, plan
+from ansible_collections.postmaster.mail.plugins.module_utils._file_batch import BatchError, apply, check_pending, mark_pending, plan
 from ansible_collections.postmaster.mail.plugins.module_utils._files import WriteError
 
 
@@ -99,24 +114,31 @@ def main():
         argument_spec=dict(
             files=dict(type="list", elements="dict", default=[]),
             absent=dict(type="list", elements="str", default=[]),
+            pending=dict(type="str"),
         ),
         supports_check_mode=True,
     )
+    pending = module.params["pending"]
     try:
         planned = plan(module.params["files"], module.params["absent"], preview=module.check_mode)
+        left_pending = check_pending(pending)
     except BatchError as exc:
         module.fail_json(msg="files: %s" % exc)
     for path in planned["missing_directory"]:
         module.warn("files: the directory of %s does not exist yet; a real run fails unless an earlier task makes it "
                     "(a package install)" % path)
     changed_paths = planned["changed"]
+    changes = bool(changed_paths or planned["remove"])
     if not module.check_mode:
         try:
+            if pending and changes:
+                mark_pending(pending)
             apply(planned)
         except WriteError as exc:
             module.fail_json(msg="files: %s" % exc)
-    result = dict(changed=bool(changed_paths or planned["remove"]), changed_paths=changed_paths,
-                  removed=planned["remove"])
+    result = dict(changed=changes or left_pending, changed_paths=changed_paths, removed=planned["remove"])
+    if pending:
+        result["pending"] = changes or left_pending
     if module._diff:
         result["diff"] = planned["diff"]
     module.exit_json(**result)

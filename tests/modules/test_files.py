@@ -198,3 +198,43 @@ def test_diff_shows_before_and_after(tmp_path):
 def test_model_keys_are_ignored(tmp_path):
     files = [dict(entry, sha256="0" * 64, secret=False, kind="config") for entry in entries(tmp_path)]
     assert_ok(run_module("files", {"files": files}))
+
+
+def test_pending_is_written_with_changes_and_kept_until_removed(tmp_path):
+    files = entries(tmp_path)
+    pending = tmp_path / "run" / "example.reload-pending"
+    preview = run_module("files", {"files": files, "pending": str(pending)}, check_mode=True)
+    assert_ok(preview)
+    assert preview["changed"] is True and preview["pending"] is True and not pending.parent.exists()
+
+    result = run_module("files", {"files": files, "pending": str(pending)})
+    assert_ok(result)
+    assert result["changed"] is True and result["pending"] is True
+    assert attributes(pending) == (0o600, 0, 0) and attributes(pending.parent)[0] == 0o700
+
+    # A run that stopped before its handler: nothing differs, the handler must still run.
+    again = run_module("files", {"files": files, "pending": str(pending)})
+    assert_ok(again)
+    assert again["changed"] is True and again["changed_paths"] == [] and again["pending"] is True
+
+    pending.unlink()  # the handler's last task
+    done = run_module("files", {"files": files, "pending": str(pending)})
+    assert_ok(done)
+    assert done["changed"] is False and done["pending"] is False and not pending.exists()
+
+
+def test_pending_symlink_is_replaced_not_followed(tmp_path):
+    target = tmp_path / "target"
+    target.write_text("keep\n")
+    pending = tmp_path / "pending"
+    pending.symlink_to(target)
+    result = run_module("files", {"files": entries(tmp_path), "pending": str(pending)})
+    assert_ok(result)
+    assert not pending.is_symlink() and target.read_text() == "keep\n"
+
+
+def test_pending_at_a_directory_fails_and_writes_nothing(tmp_path):
+    (tmp_path / "pending").mkdir()
+    result = run_module("files", {"files": entries(tmp_path), "pending": str(tmp_path / "pending")})
+    assert_failed(result, str(tmp_path / "pending"))
+    assert sorted(os.listdir(tmp_path)) == ["pending"]

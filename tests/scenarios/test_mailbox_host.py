@@ -13,7 +13,9 @@ does not see: the playbook's own output, and renewals.
   point, after the handlers reloaded them) leave only the newest chain file per kind, except
   an earlier one that a consumer's configuration still names (here a file under
   /etc/stunnel); `postfix check` is clean, mail still comes in over STARTTLS and is read over
-  IMAP with the chain verified, and a plain re-run changes nothing.
+  IMAP with the chain verified, and a plain re-run changes nothing;
+- a run that changes Dovecot's files and fails before its handlers (a Maildir for a user that
+  does not exist) is finished by the next run, which reloads Dovecot.
 """
 
 from __future__ import annotations
@@ -192,3 +194,32 @@ def test_renewals_reload_postfix_and_dovecot_and_leave_only_current_chain_files(
     output = host.site()
     assert recap_changed(output, host.name) == 0, output[-6000:]
     assert host.chain_files() == sorted([NAMED] + [os.path.basename(path) for path in renewed[1]])
+
+
+def tls_1_2_taken_on_993(host):
+    return host.sh("openssl s_client -connect 127.0.0.1:993 -tls1_2 </dev/null >/dev/null 2>&1; echo $?").strip() == "0"
+
+
+def test_a_reload_a_failed_run_left_pending_is_done_by_the_next_run(host):
+    """Dovecot's files change, then a later role fails on this host (a Maildir for a user that
+    does not exist) before the handlers: Dovecot still runs its old configuration. The next
+    run's check sees the note the files task left, and reloads Dovecot."""
+    pending = "/run/postmaster-mail/dovecot.reload-pending"
+    assert tls_1_2_taken_on_993(host)
+    tls_1_3 = {"dovecot_tls_min_protocol": "TLSv1.3"}
+    command = ["ansible-playbook", "-i", str(host.inventory), str(PROJECT_ROOT / "playbooks" / "site.yml"),
+               "-e", json.dumps(dict(tls_1_3, maildir_users=["dave", "nosuch-pmtest"]))]
+    failed = subprocess.run(command, cwd=PROJECT_ROOT, env=host.env, capture_output=True, text=True, timeout=1500,
+                            check=False)
+    assert failed.returncode == 2 and "user nosuch-pmtest does not exist" in failed.stdout, failed.stdout[-6000:]
+    assert "RUNNING HANDLER" not in failed.stdout, failed.stdout[-6000:]
+    assert "ssl_min_protocol = TLSv1.3" in host.sh("doveconf -n ssl_min_protocol")
+    assert tls_1_2_taken_on_993(host), "Dovecot was reloaded by the failed run"
+    assert host.sh("test -f %s && echo left" % pending).strip() == "left"
+
+    output = host.site(tls_1_3)
+    assert "RUNNING HANDLER [postmaster.mail.dovecot : Reload Dovecot]" in output, output[-6000:]
+    assert not tls_1_2_taken_on_993(host)
+    assert host.sh("test -e %s && echo left || echo gone" % pending).strip() == "gone"
+    output = host.site(tls_1_3)
+    assert recap_changed(output, host.name) == 0, output[-6000:]

@@ -257,3 +257,9 @@ def test_a_linked_key_is_refused(tmp_path):
     (folder / "20261204.key").symlink_to(folder / "20261203.key")
     with pytest.raises(OSError):
         dkim_keys.read_key(str(folder), "20261204")
+
+
+def test_a_reload_left_pending_differs():
+    state = desired_state({"rspamd_dkim_domains": [DOMAIN]}, keys_for("20261203"))
+    assert state["reload_pending"] == "/run/postmaster-mail/rspamd.reload-pending"
+    assert {"path": state["reload_pending"], "state": "absent"} in state["drift_spec"]["files"]
