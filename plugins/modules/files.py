@@ -138,7 +138,7 @@ def main():
             module.fail_json(msg="files: %s" % exc)
     result = dict(changed=changes or left_pending, changed_paths=changed_paths, removed=planned["remove"])
     if pending:
-        result["pending"] = changes or left_pending
+        result["pending"] = result["changed"]
     if module._diff:
         result["diff"] = planned["diff"]
     module.exit_json(**result)
