@@ -166,24 +166,36 @@ def imaps_login(host, user, password):
     CI once saw Dovecot answer no LOGIN for 90 s under load, with nothing kept to explain it: a
     login left unanswered for IMAP_TIMEOUT is tried once more on a new connection, with Dovecot's
     own errors and processes shown as a warning, or in the failure if it stalls again."""
-    for attempt in (1, 2):
-        client = imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=IMAP_TIMEOUT)
-        try:
-            client.login(user, password)
-            return client
-        except TimeoutError:
-            client.shutdown()
-            state = sh(host["name"], "doveadm log errors; doveadm penalty; ps -eo user,etime,stat,args",
-                       check=False).stdout
-            message = "the LOGIN of %s on %s got no answer in %d s; Dovecot:\n%s" % (
-                user, host["suite"], IMAP_TIMEOUT, state)
-            if attempt == 2:
-                raise AssertionError(message) from None
-            warnings.warn(message)
-        except BaseException:
-            client.shutdown()
-            raise
-    raise AssertionError("not reached")
+    try:
+        return imaps_login_once(host, user, password)
+    except LoginStalled:
+        warnings.warn(stall_report(host, user))
+    try:
+        return imaps_login_once(host, user, password)
+    except LoginStalled:
+        raise AssertionError(stall_report(host, user)) from None
+
+
+class LoginStalled(Exception):
+    """The server took the connection and gave no answer to LOGIN in IMAP_TIMEOUT."""
+
+
+def imaps_login_once(host, user, password):
+    client = imaplib.IMAP4_SSL(host["address"], 993, ssl_context=tls_context(host), timeout=IMAP_TIMEOUT)
+    try:
+        client.login(user, password)
+    except TimeoutError:
+        client.shutdown()
+        raise LoginStalled() from None
+    except BaseException:
+        client.shutdown()
+        raise
+    return client
+
+
+def stall_report(host, user):
+    state = sh(host["name"], "doveadm log errors; doveadm penalty; ps -eo user,etime,stat,args", check=False).stdout
+    return "the LOGIN of %s on %s got no answer in %d s; Dovecot:\n%s" % (user, host["suite"], IMAP_TIMEOUT, state)
 
 
 def tls_context(host):
